@@ -1,0 +1,57 @@
+// watch_hub.h - fans PostgreSQL NOTIFY change notices out to Watch streams.
+//
+// One thread per metad holds a dedicated connection that LISTENs on
+// `columba_changes`; every committed change by any metad replica arrives here
+// and is handed to the Watch streams subscribed to that account. If the LISTEN
+// connection drops, notices may have been missed, so after reconnecting every
+// stream gets a "resync" change (mailbox_id 0, mailbox_list_changed) and clients
+// re-read their state with Changes. It never blocks on a slow stream: streams
+// coalesce queued changes per mailbox.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "storage/postgres/pg_store.h"
+
+namespace columba::metad {
+
+class WatchSink {
+ public:
+  virtual ~WatchSink() = default;
+  virtual void Push(const pg::ChangeNotice& n) = 0;
+};
+
+class WatchHub {
+ public:
+  explicit WatchHub(std::string pg_uri);
+  ~WatchHub();
+  void Start();
+  void Stop();
+
+  void Subscribe(uint64_t account_id, WatchSink* sink);
+  void Unsubscribe(uint64_t account_id, WatchSink* sink);
+  bool listening() const { return listening_.load(); }
+  size_t subscribers() const;
+  uint64_t notices() const { return notices_.load(); }
+
+  // Delivers a notice to subscribers (called by the LISTEN thread; public for tests).
+  void Dispatch(const pg::ChangeNotice& n);
+
+ private:
+  void Loop();
+  std::string uri_;
+  mutable std::mutex mu_;
+  std::multimap<uint64_t, WatchSink*> sinks_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> listening_{false};
+  std::atomic<uint64_t> notices_{0};
+  std::thread thread_;
+};
+
+}  // namespace columba::metad

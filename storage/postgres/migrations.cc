@@ -1,0 +1,140 @@
+// migrations.cc - schema versions, applied in order; see migrations.h for the rules.
+#include "storage/postgres/migrations.h"
+
+#include <pqxx/pqxx>
+
+namespace columba::pg {
+
+namespace {
+
+// v1: the mailstore. Notes:
+// - mailbox_id, email_id come from global sequences but are only meaningful with
+//   their account_id; every key and every query carries account_id first.
+// - uidnext/highestmodseq live on the mailbox row; a change locks that row, so
+//   UID and MODSEQ assignment is serialised per mailbox across metad replicas and
+//   commit order equals assignment order.
+// - storage_used/message_used live on the account row and change in the same
+//   transaction as the messages they count, so quota checks are exact.
+// - expunged keeps tombstones (uid, modseq) for QRESYNC VANISHED.
+const char* kV1 = R"sql(
+CREATE TABLE domains (
+  name        text PRIMARY KEY,
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE accounts (
+  account_id     bigserial PRIMARY KEY,
+  address        text NOT NULL UNIQUE,
+  storage_limit  bigint NOT NULL DEFAULT 0 CHECK (storage_limit >= 0),
+  message_limit  bigint NOT NULL DEFAULT 0 CHECK (message_limit >= 0),
+  storage_used   bigint NOT NULL DEFAULT 0,
+  message_used   bigint NOT NULL DEFAULT 0,
+  created_at     timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE SEQUENCE mailbox_id_seq;
+CREATE SEQUENCE email_id_seq;
+-- UIDVALIDITY values: ascending, never reused; start at the current unix time so
+-- a restored or rebuilt database does not repeat values clients have cached.
+CREATE SEQUENCE uidvalidity_seq MAXVALUE 4294967295;
+SELECT setval('uidvalidity_seq', extract(epoch FROM now())::bigint);
+
+CREATE TABLE mailboxes (
+  account_id     bigint NOT NULL REFERENCES accounts ON DELETE CASCADE,
+  mailbox_id     bigint NOT NULL DEFAULT nextval('mailbox_id_seq'),
+  name           text NOT NULL,
+  uidvalidity    bigint NOT NULL DEFAULT nextval('uidvalidity_seq'),
+  uidnext        bigint NOT NULL DEFAULT 1 CHECK (uidnext BETWEEN 1 AND 4294967296),
+  highestmodseq  bigint NOT NULL DEFAULT 1,
+  special_use    smallint NOT NULL DEFAULT 0,
+  subscribed     boolean NOT NULL DEFAULT false,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (account_id, mailbox_id),
+  UNIQUE (account_id, name)
+);
+
+CREATE TABLE messages (
+  account_id     bigint NOT NULL,
+  mailbox_id     bigint NOT NULL,
+  uid            bigint NOT NULL,
+  modseq         bigint NOT NULL,
+  flags          integer NOT NULL DEFAULT 0,
+  keywords       text[] NOT NULL DEFAULT '{}',
+  internal_date  timestamptz NOT NULL,
+  size           bigint NOT NULL,
+  blob_id        text NOT NULL,
+  email_id       bigint NOT NULL,
+  parsed         bytea,            -- columba.v1.ParsedFields, serialized
+  subject        text NOT NULL DEFAULT '',
+  from_text      text NOT NULL DEFAULT '',
+  to_text        text NOT NULL DEFAULT '',
+  cc_text        text NOT NULL DEFAULT '',
+  bcc_text       text NOT NULL DEFAULT '',
+  message_id     text NOT NULL DEFAULT '',
+  sent_at        bigint NOT NULL DEFAULT 0,
+  headers        text NOT NULL DEFAULT '',
+  body_text      text NOT NULL DEFAULT '',
+  PRIMARY KEY (account_id, mailbox_id, uid),
+  FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes ON DELETE CASCADE
+);
+CREATE INDEX messages_by_modseq ON messages (account_id, mailbox_id, modseq);
+CREATE INDEX messages_by_blob ON messages (blob_id);
+
+CREATE TABLE expunged (
+  account_id  bigint NOT NULL,
+  mailbox_id  bigint NOT NULL,
+  uid         bigint NOT NULL,
+  modseq      bigint NOT NULL,
+  PRIMARY KEY (account_id, mailbox_id, uid),
+  FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes ON DELETE CASCADE
+);
+CREATE INDEX expunged_by_modseq ON expunged (account_id, mailbox_id, modseq);
+)sql";
+
+const std::vector<Migration> kMigrations = {
+    {1, "mailstore", kV1},
+};
+
+// Any constant works; it only has to be the same in every process.
+constexpr long long kMigrationLock = 0x436f6c756d6261;  // "Columba"
+
+}  // namespace
+
+const std::vector<Migration>& AllMigrations() { return kMigrations; }
+
+Result<MigrateReport> ApplyMigrations(const std::string& uri) {
+  MigrateReport report;
+  try {
+    pqxx::connection conn(uri);
+    {
+      // Session-level lock: concurrent runners wait here, then find nothing to do.
+      pqxx::nontransaction n(conn);
+      n.exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")");
+    }
+    {
+      pqxx::work w(conn);
+      w.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+             " version integer PRIMARY KEY, name text NOT NULL,"
+             " applied_at timestamptz NOT NULL DEFAULT now())");
+      w.commit();
+    }
+    for (const auto& m : kMigrations) {
+      pqxx::work w(conn);
+      auto done = w.exec_params("SELECT 1 FROM schema_migrations WHERE version = $1", m.version);
+      if (!done.empty()) continue;
+      w.exec(m.sql);
+      w.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name);
+      w.commit();
+      report.applied.push_back(m.version);
+    }
+    pqxx::work w(conn);
+    report.current = w.exec1("SELECT coalesce(max(version), 0) FROM schema_migrations")[0].as<int>();
+  } catch (const pqxx::broken_connection& e) {
+    return Fail(ErrorKind::kUnavailable, std::string("postgres: ") + e.what());
+  } catch (const std::exception& e) {
+    return Fail(ErrorKind::kInternal, std::string("migration failed: ") + e.what());
+  }
+  return report;
+}
+
+}  // namespace columba::pg
