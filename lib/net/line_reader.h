@@ -1,7 +1,7 @@
 // line_reader.h - bounded line and byte reading for text protocols on asio streams.
 //
 // ReadLine returns one line without its CRLF (a bare LF also ends a line; callers
-// that must distinguish, e.g. the DATA reader, get `bare_lf`). A line longer than
+// that must distinguish, e.g. the DATA reader, get `bare_lf`, also for too-long lines). A line longer than
 // `max` is consumed up to its end and reported with `too_long = true` and an empty
 // text, so the protocol can answer 500 and go on without ever buffering more than
 // `max` octets. EOF or a socket error ends the stream (`eof = true`).
@@ -37,9 +37,9 @@ class LineReader {
         size_t end = nl;
         bool cr = end > 0 && buf_[end - 1] == '\r';
         if (cr) --end;
+        out.bare_lf = !cr;  // reported for too-long lines too (DATA end detection needs it)
         if (!discarding && end <= max) {
           out.text.assign(buf_, 0, end);
-          out.bare_lf = !cr;
         } else {
           out.too_long = true;
         }
