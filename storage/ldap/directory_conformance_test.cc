@@ -1,0 +1,784 @@
+// directory_conformance_test.cc - one contract, every Directory backend (STYLE habit 7).
+//
+// NAME
+//   directory_conformance_test - the Directory conformance suite, plus LDAP-only
+//   replication/failover cases, escaping checks and the CachingDirectory decorator.
+// DESCRIPTION
+//   DirectoryConformance runs against MemoryDirectory, CachingDirectory(Memory) and
+//   LdapDirectory on a real slapd provider + syncrepl consumer (reads from the consumer
+//   first, as services do). Reads after writes poll for up to 5 s (Eventually) because
+//   a replica lags the provider by milliseconds; the in-memory backends pass at once.
+//   LDAP connection details come from $COLUMBA_TEST_STATE/env, written by
+//   `tests/infra up DIR`. Every test makes its own random domains, so runs and tests
+//   do not interfere (the LDAP data outlives a run).
+//   By hand:  tests/infra up /tmp/colstate &&
+//             COLUMBA_TEST_STATE=/tmp/colstate build/storage/ldap/directory_conformance_test
+// NEVER
+//   Skips or passes an LDAP case when the infrastructure is missing: TestEnv throws and
+//   the case fails with the reason. Never asserts on state another test may create.
+#include <ldap.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "storage/api/caching_directory.h"
+#include "storage/ldap/ldap_directory.h"
+#include "storage/memory/memory_directory.h"
+#include "tests/lib/test_env.h"
+
+namespace columba::storage {
+namespace {
+
+using namespace std::chrono_literals;
+using columba::testing::ReadTestFile;
+using columba::testing::TestEnv;
+
+constexpr auto kReplicationWait = 5s;
+
+std::string RandomToken() {
+  static std::mutex mu;
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::lock_guard lock(mu);
+  std::ostringstream s;
+  s << std::hex << rng();
+  return s.str();
+}
+
+std::string RandomDomain() { return "d" + RandomToken() + ".conformance.example"; }
+
+// Polls f() until pred(result) holds or the replication wait is over; returns the last result.
+template <class F, class P>
+auto Eventually(F f, P pred) -> decltype(f()) {
+  const auto deadline = std::chrono::steady_clock::now() + kReplicationWait;
+  for (;;) {
+    auto r = f();
+    if (pred(r) || std::chrono::steady_clock::now() >= deadline) return r;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+template <class T>
+::testing::AssertionResult IsKind(const Result<T>& r, ErrorKind kind) {
+  if (r) return ::testing::AssertionFailure() << "succeeded; expected " << ErrorKindName(kind);
+  if (r.error().kind != kind)
+    return ::testing::AssertionFailure() << "failed with " << ErrorKindName(r.error().kind) << " (" << r.error().message
+                                         << "); expected " << ErrorKindName(kind);
+  return ::testing::AssertionSuccess();
+}
+
+template <class T>
+std::string Why(const Result<T>& r) {
+  return r ? std::string("ok") : ErrorKindName(r.error().kind) + std::string(": ") + r.error().message;
+}
+
+bool Found(const Result<std::optional<Account>>& r) { return r && r->has_value(); }
+bool Gone(const Result<std::optional<Account>>& r) { return r && !r->has_value(); }
+
+std::vector<std::string> Split(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// The test infrastructure's LDAP: reads from the consumer first, writes to the provider.
+LdapDirectoryConfig LdapConfigFromTestEnv() {
+  LdapDirectoryConfig c;
+  c.read_uris = Split(TestEnv("COLUMBA_LDAP_URIS"));
+  c.write_uri = TestEnv("COLUMBA_LDAP_WRITE_URI");
+  c.base_dn = TestEnv("COLUMBA_LDAP_BASE_DN");
+  c.bind_dn = TestEnv("COLUMBA_LDAP_BIND_DN");
+  c.bind_password = ReadTestFile(TestEnv("COLUMBA_LDAP_BIND_PASSWORD_FILE"));
+  c.network_timeout = 1s;
+  c.operation_timeout = 5s;
+  return c;
+}
+
+std::string ConsumerUri() { return Split(TestEnv("COLUMBA_LDAP_URIS")).front(); }
+
+std::shared_ptr<LdapDirectory> MakeLdap(const LdapDirectoryConfig& c) {
+  auto d = LdapDirectory::Create(c);
+  if (!d) throw std::runtime_error("LdapDirectory::Create: " + d.error().message);
+  return *d;
+}
+
+Account MakeAccount(const std::string& address, std::vector<std::string> aliases = {}) {
+  Account a;
+  a.address = address;
+  a.aliases = std::move(aliases);
+  return a;
+}
+
+// ================================================================ the contract
+
+class DirectoryConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const std::string& backend = GetParam();
+    if (backend == "memory") {
+      dir_ = std::make_shared<MemoryDirectory>();
+    } else if (backend == "caching_memory") {
+      dir_ = std::make_shared<CachingDirectory>(std::make_shared<MemoryDirectory>(), 30s);
+    } else if (backend == "ldap") {
+      dir_ = MakeLdap(LdapConfigFromTestEnv());  // throws (test fails) without infra
+    } else {
+      FAIL() << "unknown backend " << backend;
+    }
+  }
+
+  // A fresh local domain, visible to reads.
+  std::string NewDomain() {
+    std::string d = RandomDomain();
+    auto added = dir_->AddDomain(d);
+    EXPECT_TRUE(added) << Why(added);
+    auto local = Eventually([&] { return dir_->IsLocalDomain(d); }, [](const Result<bool>& r) { return r && *r; });
+    EXPECT_TRUE(local && *local) << "domain " << d << " not visible: " << Why(local);
+    return d;
+  }
+
+  void AddOrFail(const Account& a) {
+    auto r = dir_->AddAccount(a);
+    ASSERT_TRUE(r) << a.address << ": " << Why(r);
+  }
+
+  Result<std::optional<Account>> LookupEventually(const std::string& address) {
+    return Eventually([&] { return dir_->Lookup(address); }, Found);
+  }
+
+  std::shared_ptr<Directory> dir_;
+};
+
+TEST_P(DirectoryConformance, AddAndListDomains) {
+  std::string d1 = NewDomain();
+  std::string d2 = NewDomain();
+  auto listed = Eventually([&] { return dir_->ListDomains(); }, [&](const Result<std::vector<std::string>>& r) {
+    return r && std::count(r->begin(), r->end(), d1) == 1 && std::count(r->begin(), r->end(), d2) == 1;
+  });
+  ASSERT_TRUE(listed) << Why(listed);
+  EXPECT_EQ(std::count(listed->begin(), listed->end(), d1), 1);
+  EXPECT_EQ(std::count(listed->begin(), listed->end(), d2), 1);
+  EXPECT_TRUE(std::is_sorted(listed->begin(), listed->end()));
+
+  std::string upper = d1;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto local = dir_->IsLocalDomain(upper);
+  ASSERT_TRUE(local) << Why(local);
+  EXPECT_TRUE(*local);
+  auto unknown = dir_->IsLocalDomain(RandomDomain());
+  ASSERT_TRUE(unknown) << Why(unknown);
+  EXPECT_FALSE(*unknown);
+
+  EXPECT_TRUE(IsKind(dir_->AddDomain(d1), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(IsKind(dir_->AddDomain(upper), ErrorKind::kAlreadyExists));
+}
+
+TEST_P(DirectoryConformance, AddDomainStoresLowerCase) {
+  std::string d = RandomDomain();
+  std::string mixed = "  " + d.substr(0, 3) + "MiXeD" + d.substr(3) + " ";
+  ASSERT_TRUE(dir_->AddDomain(mixed));
+  std::string lower = d.substr(0, 3) + "mixed" + d.substr(3);
+  auto listed = Eventually([&] { return dir_->ListDomains(); }, [&](const Result<std::vector<std::string>>& r) {
+    return r && std::count(r->begin(), r->end(), lower) == 1;
+  });
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(std::count(listed->begin(), listed->end(), lower), 1);
+}
+
+TEST_P(DirectoryConformance, InvalidInputIsRejected) {
+  EXPECT_TRUE(IsKind(dir_->AddDomain(""), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->AddDomain("two words.example"), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->AddDomain("user@example.com"), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->AddDomain("a..b"), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->AddDomain("x*)(cn=*"), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->AddDomain("m\xc3\xbcller.example"), ErrorKind::kInvalidInput));
+
+  EXPECT_TRUE(IsKind(dir_->Lookup("no-at-sign"), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->Lookup("a@b@c"), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->Lookup("*"), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->Lookup("j\xc3\xbcrgen@example.com"), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("bad")), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->ListAccounts("bad domain"), ErrorKind::kInvalidInput));
+
+  auto r = dir_->IsLocalDomain("not a domain");  // not a domain name: not one of ours
+  ASSERT_TRUE(r) << Why(r);
+  EXPECT_FALSE(*r);
+}
+
+TEST_P(DirectoryConformance, AddAccountNeedsLocalDomain) {
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("someone@" + RandomDomain())), ErrorKind::kNotFound));
+}
+
+TEST_P(DirectoryConformance, AddAndLookupByAddressAndAlias) {
+  std::string d = NewDomain();
+  Account a;
+  a.address = "Alice@" + d;  // stored lower-case
+  a.aliases = {"ALICE.SMITH@" + d, "postmaster@" + d};
+  a.password_hash = "{SHA512-CRYPT}$6$salt$hash";
+  a.quota_bytes = 1'000'000'000'000ull;  // beyond 32 bits
+  a.quota_messages = 50'000;
+  AddOrFail(a);
+
+  auto got = LookupEventually("alice@" + d);
+  ASSERT_TRUE(Found(got)) << Why(got);
+  const Account& acc = **got;
+  EXPECT_EQ(acc.address, "alice@" + d);
+  EXPECT_EQ(acc.aliases, (std::vector<std::string>{"alice.smith@" + d, "postmaster@" + d}));
+  EXPECT_EQ(acc.password_hash, a.password_hash);
+  EXPECT_EQ(acc.quota_bytes, a.quota_bytes);
+  EXPECT_EQ(acc.quota_messages, a.quota_messages);
+  EXPECT_TRUE(acc.enabled);
+
+  for (std::string key : {"ALICE@" + d, "alice.smith@" + d, "PostMaster@" + d, " alice@" + d + " "}) {
+    auto by = dir_->Lookup(key);
+    ASSERT_TRUE(Found(by)) << key << ": " << Why(by);
+    EXPECT_EQ((*by)->address, "alice@" + d) << key;
+  }
+  auto unknown = dir_->Lookup("bob@" + d);
+  ASSERT_TRUE(unknown) << Why(unknown);
+  EXPECT_FALSE(unknown->has_value());
+  auto other_domain = dir_->Lookup("alice@" + RandomDomain());
+  ASSERT_TRUE(other_domain) << Why(other_domain);
+  EXPECT_FALSE(other_domain->has_value());
+}
+
+TEST_P(DirectoryConformance, DefaultsForOptionalFields) {
+  std::string d = NewDomain();
+  AddOrFail(MakeAccount("plain@" + d));
+  Account off = MakeAccount("off@" + d);
+  off.enabled = false;
+  AddOrFail(off);
+
+  auto plain = LookupEventually("plain@" + d);
+  ASSERT_TRUE(Found(plain)) << Why(plain);
+  EXPECT_TRUE((*plain)->aliases.empty());
+  EXPECT_EQ((*plain)->password_hash, "");
+  EXPECT_EQ((*plain)->quota_bytes, 0u);
+  EXPECT_EQ((*plain)->quota_messages, 0u);
+  EXPECT_TRUE((*plain)->enabled);
+
+  auto disabled = LookupEventually("off@" + d);
+  ASSERT_TRUE(Found(disabled)) << Why(disabled);
+  EXPECT_FALSE((*disabled)->enabled);
+}
+
+TEST_P(DirectoryConformance, DuplicatesAndAliasClashes) {
+  std::string d = NewDomain();
+  AddOrFail(MakeAccount("a@" + d, {"a-alias@" + d}));
+  AddOrFail(MakeAccount("b@" + d));
+
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("a@" + d)), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("A@" + d)), ErrorKind::kAlreadyExists));
+  // New address equal to an existing alias, new alias equal to an address or alias.
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("a-alias@" + d)), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("c@" + d, {"b@" + d})), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("c@" + d, {"A-ALIAS@" + d})), ErrorKind::kAlreadyExists));
+  // An alias equal to the account's own address is malformed input.
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("c@" + d, {"C@" + d})), ErrorKind::kInvalidInput));
+  // Checks run in a fixed order: input, then domain, then clashes.
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("x@" + RandomDomain(), {"b@" + d})), ErrorKind::kNotFound));
+
+  // AddAlias: unknown target, taken alias (as alias, as address, as own address).
+  EXPECT_TRUE(IsKind(dir_->AddAlias("new@" + d, "nobody@" + d), ErrorKind::kNotFound));
+  EXPECT_TRUE(IsKind(dir_->AddAlias("a-alias@" + d, "b@" + d), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(IsKind(dir_->AddAlias("A@" + d, "b@" + d), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(IsKind(dir_->AddAlias("b@" + d, "b@" + d), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(IsKind(dir_->AddAlias("bad", "b@" + d), ErrorKind::kInvalidInput));
+
+  ASSERT_TRUE(dir_->AddAlias("B.Second@" + d, "b@" + d));
+  // The target may be named by one of its aliases.
+  ASSERT_TRUE(dir_->AddAlias("b.third@" + d, "b.second@" + d));
+  auto got = Eventually([&] { return dir_->Lookup("b.third@" + d); }, Found);
+  ASSERT_TRUE(Found(got)) << Why(got);
+  EXPECT_EQ((*got)->address, "b@" + d);
+  EXPECT_EQ((*got)->aliases, (std::vector<std::string>{"b.second@" + d, "b.third@" + d}));
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("b.second@" + d)), ErrorKind::kAlreadyExists));
+}
+
+TEST_P(DirectoryConformance, SetPasswordHashAndQuota) {
+  std::string d = NewDomain();
+  AddOrFail(MakeAccount("u@" + d, {"u-alias@" + d}));
+  ASSERT_TRUE(LookupEventually("u@" + d));
+
+  ASSERT_TRUE(dir_->SetPasswordHash("U@" + d, "{ARGON2}$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA"));
+  auto got = Eventually([&] { return dir_->Lookup("u-alias@" + d); },
+                        [](const auto& r) { return Found(r) && (*r)->password_hash.starts_with("{ARGON2}"); });
+  ASSERT_TRUE(Found(got)) << Why(got);
+  EXPECT_EQ((*got)->password_hash, "{ARGON2}$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA");
+
+  ASSERT_TRUE(dir_->SetQuota("u@" + d, 5'000'000'000ull, 123));
+  got = Eventually([&] { return dir_->Lookup("u@" + d); },
+                   [](const auto& r) { return Found(r) && (*r)->quota_messages == 123; });
+  ASSERT_TRUE(Found(got)) << Why(got);
+  EXPECT_EQ((*got)->quota_bytes, 5'000'000'000ull);
+  EXPECT_EQ((*got)->quota_messages, 123u);
+  EXPECT_EQ((*got)->password_hash, "{ARGON2}$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA");
+
+  ASSERT_TRUE(dir_->SetQuota("u@" + d, 0, 0));  // back to unlimited
+  ASSERT_TRUE(dir_->SetPasswordHash("u@" + d, ""));  // no password: cannot log in
+  got = Eventually([&] { return dir_->Lookup("u@" + d); },
+                   [](const auto& r) { return Found(r) && (*r)->quota_messages == 0 && (*r)->password_hash.empty(); });
+  ASSERT_TRUE(Found(got)) << Why(got);
+  EXPECT_EQ((*got)->quota_bytes, 0u);
+  EXPECT_EQ((*got)->quota_messages, 0u);
+  EXPECT_EQ((*got)->password_hash, "");
+
+  // Writes name the account by its address, never by an alias.
+  EXPECT_TRUE(IsKind(dir_->SetPasswordHash("nobody@" + d, "x"), ErrorKind::kNotFound));
+  EXPECT_TRUE(IsKind(dir_->SetQuota("nobody@" + d, 1, 1), ErrorKind::kNotFound));
+  EXPECT_TRUE(IsKind(dir_->SetQuota("u-alias@" + d, 1, 1), ErrorKind::kNotFound));
+  EXPECT_TRUE(IsKind(dir_->SetPasswordHash("bad", "x"), ErrorKind::kInvalidInput));
+}
+
+TEST_P(DirectoryConformance, DeleteAccount) {
+  std::string d = NewDomain();
+  AddOrFail(MakeAccount("gone@" + d, {"gone-alias@" + d}));
+  AddOrFail(MakeAccount("stays@" + d));
+  ASSERT_TRUE(Found(LookupEventually("gone-alias@" + d)));
+
+  EXPECT_TRUE(IsKind(dir_->DeleteAccount("gone-alias@" + d), ErrorKind::kNotFound));  // an alias is not an account
+  ASSERT_TRUE(dir_->DeleteAccount("GONE@" + d));
+  auto by_address = Eventually([&] { return dir_->Lookup("gone@" + d); }, Gone);
+  ASSERT_TRUE(by_address) << Why(by_address);
+  EXPECT_FALSE(by_address->has_value());
+  auto by_alias = Eventually([&] { return dir_->Lookup("gone-alias@" + d); }, Gone);
+  ASSERT_TRUE(by_alias) << Why(by_alias);
+  EXPECT_FALSE(by_alias->has_value());
+  EXPECT_TRUE(Found(dir_->Lookup("stays@" + d)));
+  EXPECT_TRUE(IsKind(dir_->DeleteAccount("gone@" + d), ErrorKind::kNotFound));
+
+  // The address and its alias are free again.
+  AddOrFail(MakeAccount("gone-alias@" + d, {"gone@" + d}));
+}
+
+TEST_P(DirectoryConformance, ListAccountsPerDomainSorted) {
+  std::string d1 = NewDomain();
+  std::string d2 = NewDomain();
+  for (std::string local : {"carol", "alice", "bob", "zed", "alice.b"}) AddOrFail(MakeAccount(local + "@" + d1));
+  AddOrFail(MakeAccount("alice@" + d2));
+  // A domain name that ends like d1 must not leak into d1's list.
+  std::string lookalike = "x" + d1;
+  ASSERT_TRUE(dir_->AddDomain(lookalike));
+  AddOrFail(MakeAccount("mallory@" + lookalike));
+
+  const std::vector<std::string> want = {"alice.b@" + d1, "alice@" + d1, "bob@" + d1, "carol@" + d1, "zed@" + d1};
+  auto addresses = [](const std::vector<Account>& v) {
+    std::vector<std::string> out;
+    for (const auto& a : v) out.push_back(a.address);
+    return out;
+  };
+  auto listed = Eventually([&] { return dir_->ListAccounts(d1); },
+                           [&](const Result<std::vector<Account>>& r) { return r && addresses(*r) == want; });
+  ASSERT_TRUE(listed) << Why(listed);
+  EXPECT_EQ(addresses(*listed), want);
+  auto spaced = dir_->ListAccounts(" " + d1 + " ");  // trimmed like every domain argument
+  ASSERT_TRUE(spaced) << Why(spaced);
+  EXPECT_EQ(addresses(*spaced), want);
+
+  auto all = Eventually([&] { return dir_->ListAccounts(""); }, [&](const Result<std::vector<Account>>& r) {
+    if (!r) return false;
+    auto a = addresses(*r);
+    return std::count(a.begin(), a.end(), "alice@" + d2) == 1 && std::count(a.begin(), a.end(), "mallory@" + lookalike) == 1;
+  });
+  ASSERT_TRUE(all) << Why(all);
+  auto a = addresses(*all);
+  EXPECT_TRUE(std::is_sorted(a.begin(), a.end()));
+  for (const auto& w : want) EXPECT_EQ(std::count(a.begin(), a.end(), w), 1) << w;
+  EXPECT_EQ(std::count(a.begin(), a.end(), "alice@" + d2), 1);
+  auto empty = dir_->ListAccounts(RandomDomain());
+  ASSERT_TRUE(empty) << Why(empty);
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST_P(DirectoryConformance, SpecialCharactersDoNotBreakOrInject) {
+  std::string d = NewDomain();
+  const std::vector<std::string> locals = {
+      "st*r", "p(a)ren", "x)(mail=*", "back\\slash", "com,ma", "plu+s", "eq=ual", "semi;colon",
+      "quo\"te", "#hash", "lt<gt>", "a,ou=domains", "nul\\00l", "star*", "\\2a"};
+  std::set<std::string> want;
+  int i = 0;
+  for (const auto& local : locals) {
+    std::string address = local + "@" + d;
+    want.insert(address);
+    AddOrFail(MakeAccount(address, {"alias" + std::to_string(i++) + "(*)@" + d}));
+  }
+  for (std::size_t k = 0; k < locals.size(); ++k) {
+    std::string address = locals[k] + "@" + d;
+    auto got = LookupEventually(address);
+    ASSERT_TRUE(Found(got)) << address << ": " << Why(got);
+    EXPECT_EQ((*got)->address, address);
+    auto by_alias = dir_->Lookup("alias" + std::to_string(k) + "(*)@" + d);
+    ASSERT_TRUE(Found(by_alias)) << Why(by_alias);
+    EXPECT_EQ((*by_alias)->address, address);
+  }
+  // Wildcards and filter syntax in a lookup are literal characters, never patterns.
+  for (std::string probe : {"*@" + d, "st*@" + d, "*r@" + d, "p(*)ren@" + d, "x)(|(mail=*)@" + d, "alias*@" + d,
+                            "\\2a@" + d.substr(0, 1) + "*"}) {
+    auto r = dir_->Lookup(probe);
+    ASSERT_TRUE(r) << probe << ": " << Why(r);
+    EXPECT_FALSE(r->has_value()) << probe << " matched " << (*r)->address;
+  }
+  auto listed = dir_->ListAccounts(d);
+  ASSERT_TRUE(listed) << Why(listed);
+  std::set<std::string> got;
+  for (const auto& a : *listed) got.insert(a.address);
+  EXPECT_EQ(got, want);
+  // A DN-looking local part did not create anything outside the users subtree.
+  auto domains = dir_->ListDomains();
+  ASSERT_TRUE(domains) << Why(domains);
+  for (const auto& name : *domains) EXPECT_EQ(name.find('@'), std::string::npos) << name;
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("plu+s@" + d)), ErrorKind::kAlreadyExists));
+  ASSERT_TRUE(dir_->SetQuota("com,ma@" + d, 7, 7));
+  ASSERT_TRUE(dir_->DeleteAccount("plu+s@" + d));
+  auto deleted = Eventually([&] { return dir_->Lookup("plu+s@" + d); }, Gone);
+  ASSERT_TRUE(deleted) << Why(deleted);
+  EXPECT_FALSE(deleted->has_value());
+  EXPECT_TRUE(Gone(dir_->Lookup("plus@" + d)));  // no character is dropped or folded
+}
+
+TEST_P(DirectoryConformance, ConcurrentCallsAreSafe) {
+  std::string d = NewDomain();
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 0; n < 10; ++n) {
+        std::string address = "t" + std::to_string(t) + "n" + std::to_string(n) + "@" + d;
+        if (!dir_->AddAccount(MakeAccount(address))) ++failures;
+        if (!dir_->Lookup(address)) ++failures;  // found or not (replication), but no error
+        if (!dir_->IsLocalDomain(d)) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto listed = Eventually([&] { return dir_->ListAccounts(d); },
+                           [](const Result<std::vector<Account>>& r) { return r && r->size() == 60; });
+  ASSERT_TRUE(listed) << Why(listed);
+  EXPECT_EQ(listed->size(), 60u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DirectoryConformance, ::testing::Values("memory", "caching_memory", "ldap"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// ================================================================ LDAP only
+
+// A raw provider connection, for writing entries the way other tools might.
+class RawLdap {
+ public:
+  explicit RawLdap(const LdapDirectoryConfig& c) {
+    if (ldap_initialize(&ld_, c.write_uri.c_str()) != LDAP_SUCCESS) throw std::runtime_error("ldap_initialize");
+    int v3 = LDAP_VERSION3;
+    ldap_set_option(ld_, LDAP_OPT_PROTOCOL_VERSION, &v3);
+    berval cred{static_cast<ber_len_t>(c.bind_password.size()), const_cast<char*>(c.bind_password.data())};
+    int rc = ldap_sasl_bind_s(ld_, c.bind_dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
+    if (rc != LDAP_SUCCESS) throw std::runtime_error(std::string("bind: ") + ldap_err2string(rc));
+  }
+  ~RawLdap() { ldap_unbind_ext_s(ld_, nullptr, nullptr); }
+
+  // Adds dn with single-valued string attributes.
+  int Add(const std::string& dn, const std::vector<std::pair<std::string, std::string>>& attrs) {
+    std::vector<LDAPMod> mods(attrs.size());
+    std::vector<std::array<char*, 2>> values(attrs.size());
+    std::vector<LDAPMod*> list;
+    for (std::size_t i = 0; i < attrs.size(); ++i) {
+      values[i] = {const_cast<char*>(attrs[i].second.c_str()), nullptr};
+      mods[i].mod_op = LDAP_MOD_ADD;
+      mods[i].mod_type = const_cast<char*>(attrs[i].first.c_str());
+      mods[i].mod_values = values[i].data();
+      list.push_back(&mods[i]);
+    }
+    list.push_back(nullptr);
+    return ldap_add_ext_s(ld_, dn.c_str(), list.data(), nullptr, nullptr);
+  }
+
+ private:
+  LDAP* ld_ = nullptr;
+};
+
+TEST(LdapDirectory, ProviderWritesReachTheConsumer) {
+  LdapDirectoryConfig writer_config = LdapConfigFromTestEnv();
+  writer_config.read_uris = {writer_config.write_uri};
+  LdapDirectoryConfig reader_config = LdapConfigFromTestEnv();
+  reader_config.read_uris = {ConsumerUri()};  // the consumer only: no fallback
+  auto writer = MakeLdap(writer_config);
+  auto reader = MakeLdap(reader_config);
+
+  std::string d = RandomDomain();
+  ASSERT_TRUE(writer->AddDomain(d));
+  Account a = MakeAccount("rep@" + d, {"rep-alias@" + d});
+  a.quota_bytes = 42;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(writer->AddAccount(a));
+  auto seen = Eventually([&] { return reader->Lookup("rep-alias@" + d); }, Found);
+  const auto lag = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  ASSERT_TRUE(Found(seen)) << "not replicated within " << kReplicationWait.count() << " s: " << Why(seen);
+  EXPECT_EQ((*seen)->quota_bytes, 42u);
+  RecordProperty("replication_lag_ms", static_cast<int>(lag.count()));
+  auto local = reader->IsLocalDomain(d);
+  ASSERT_TRUE(local) << Why(local);
+  EXPECT_TRUE(*local);
+
+  ASSERT_TRUE(writer->DeleteAccount("rep@" + d));
+  auto gone = Eventually([&] { return reader->Lookup("rep@" + d); }, Gone);
+  ASSERT_TRUE(Gone(gone)) << Why(gone);
+}
+
+TEST(LdapDirectory, ReadsFallBackWhenTheNearestReplicaIsDown) {
+  LdapDirectoryConfig c = LdapConfigFromTestEnv();
+  c.read_uris = {"ldap://127.0.0.1:1", ConsumerUri()};
+  auto dir = MakeLdap(c);
+  std::string d = RandomDomain();
+  ASSERT_TRUE(dir->AddDomain(d));
+  ASSERT_TRUE(dir->AddAccount(MakeAccount("fb@" + d)));
+  for (int i = 0; i < 3; ++i) {  // the dead server is skipped once marked down
+    const auto start = std::chrono::steady_clock::now();
+    auto got = Eventually([&] { return dir->Lookup("fb@" + d); }, Found);
+    ASSERT_TRUE(Found(got)) << Why(got);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  }
+  auto unknown = dir->Lookup("nobody@" + d);
+  ASSERT_TRUE(unknown) << Why(unknown);
+  EXPECT_FALSE(unknown->has_value());
+}
+
+TEST(LdapDirectory, NoReachableServerIsUnavailable) {
+  LdapDirectoryConfig c = LdapConfigFromTestEnv();
+  c.read_uris = {"ldap://127.0.0.1:1", "ldap://127.0.0.1:2"};
+  c.write_uri = "ldap://127.0.0.1:1";
+  auto dir = MakeLdap(c);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(IsKind(dir->Lookup("a@b.example"), ErrorKind::kUnavailable));
+  EXPECT_TRUE(IsKind(dir->IsLocalDomain("b.example"), ErrorKind::kUnavailable));
+  EXPECT_TRUE(IsKind(dir->ListDomains(), ErrorKind::kUnavailable));
+  EXPECT_TRUE(IsKind(dir->ListAccounts(""), ErrorKind::kUnavailable));
+  EXPECT_TRUE(IsKind(dir->AddDomain("b.example"), ErrorKind::kUnavailable));
+  EXPECT_TRUE(IsKind(dir->AddAccount(MakeAccount("a@b.example")), ErrorKind::kUnavailable));
+  EXPECT_TRUE(IsKind(dir->SetQuota("a@b.example", 1, 1), ErrorKind::kUnavailable));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST(LdapDirectory, WrongCredentialsAreUnavailableNotUnknownUser) {
+  LdapDirectoryConfig c = LdapConfigFromTestEnv();
+  c.bind_password = "wrong";
+  auto dir = MakeLdap(c);
+  auto r = dir->Lookup("a@b.example");
+  ASSERT_TRUE(IsKind(r, ErrorKind::kUnavailable));
+  EXPECT_EQ(r.error().message.find("wrong"), std::string::npos) << "the password must never appear in errors";
+}
+
+TEST(LdapDirectory, WritesToAConsumerAreRefused) {
+  LdapDirectoryConfig c = LdapConfigFromTestEnv();
+  c.write_uri = ConsumerUri();
+  auto dir = MakeLdap(c);
+  auto r = dir->AddDomain(RandomDomain());
+  EXPECT_TRUE(IsKind(r, ErrorKind::kUnavailable));
+}
+
+TEST(LdapDirectory, EntriesWithoutOptionalAttributesGetDefaults) {
+  LdapDirectoryConfig c = LdapConfigFromTestEnv();
+  auto dir = MakeLdap(c);
+  std::string d = RandomDomain();
+  ASSERT_TRUE(dir->AddDomain(d));
+  RawLdap raw(c);
+  // Written by another tool: upper-case mail, no quota, no enabled flag.
+  ASSERT_EQ(raw.Add("mail=Legacy@" + d + ",ou=users," + c.base_dn,
+                    {{"objectClass", "columbaAccount"}, {"mail", "Legacy@" + d}, {"columbaAlias", "OLD@" + d}}),
+            LDAP_SUCCESS);
+  auto got = Eventually([&] { return dir->Lookup("old@" + d); }, Found);
+  ASSERT_TRUE(Found(got)) << Why(got);
+  EXPECT_EQ((*got)->address, "legacy@" + d);
+  EXPECT_EQ((*got)->aliases, std::vector<std::string>{"old@" + d});
+  EXPECT_EQ((*got)->quota_bytes, 0u);
+  EXPECT_EQ((*got)->quota_messages, 0u);
+  EXPECT_TRUE((*got)->enabled);
+  EXPECT_EQ((*got)->password_hash, "");
+}
+
+TEST(LdapDirectory, CreateRejectsBadConfig) {
+  LdapDirectoryConfig c;
+  EXPECT_TRUE(IsKind(LdapDirectory::Create(c), ErrorKind::kInvalidInput));  // no write URI
+  c.write_uri = "http://example.com";
+  EXPECT_TRUE(IsKind(LdapDirectory::Create(c), ErrorKind::kInvalidInput));
+  c.write_uri = "ldap://127.0.0.1:1";
+  c.base_dn = "not a dn";
+  EXPECT_TRUE(IsKind(LdapDirectory::Create(c), ErrorKind::kInvalidInput));
+  c.base_dn = "dc=columba";
+  EXPECT_TRUE(LdapDirectory::Create(c));  // does not connect
+}
+
+// ================================================================ escaping
+
+TEST(LdapEscape, FilterValue) {
+  EXPECT_EQ(EscapeFilterValue("plain@example.com"), "plain@example.com");
+  EXPECT_EQ(EscapeFilterValue("a*b(c)d\\e"), "a\\2ab\\28c\\29d\\5ce");
+  EXPECT_EQ(EscapeFilterValue(std::string_view("n\0l", 3)), "n\\00l");
+  EXPECT_EQ(EscapeFilterValue("\xc3\xbc"), "\\c3\\bc");
+}
+
+TEST(LdapEscape, DnValueRoundTripsThroughTheParser) {
+  std::vector<std::string> values = {"plain@example.com", ",+\"\\<>;=", "#lead", " lead", "trail ", "a b",
+                                     "mail=x,ou=domains", std::string("n\0l", 3), "\x01\x7f\xff"};
+  std::mt19937 rng(1);
+  for (int i = 0; i < 500; ++i) {
+    std::string v(1 + rng() % 12, '\0');
+    for (char& ch : v) ch = static_cast<char>(rng() % 256);
+    values.push_back(v);
+  }
+  for (const auto& v : values) {
+    std::string dn = "mail=" + EscapeDnValue(v) + ",ou=users,dc=columba";
+    LDAPDN parsed = nullptr;
+    ASSERT_EQ(ldap_str2dn(dn.c_str(), &parsed, LDAP_DN_FORMAT_LDAPV3), LDAP_SUCCESS) << dn;
+    int rdns = 0;
+    while (parsed[rdns] != nullptr) ++rdns;
+    EXPECT_EQ(rdns, 3) << dn;
+    ASSERT_NE(parsed[0][0], nullptr);
+    EXPECT_EQ(parsed[0][1], nullptr) << "value split into a multi-valued RDN: " << dn;
+    EXPECT_EQ(std::string(parsed[0][0]->la_value.bv_val, parsed[0][0]->la_value.bv_len), v) << dn;
+    ldap_dnfree(parsed);
+  }
+}
+
+// ================================================================ CachingDirectory
+
+// Counts the reads that reach the real directory; can be told to fail.
+class CountingDirectory final : public Directory {
+ public:
+  Result<std::optional<Account>> Lookup(std::string_view a) override {
+    ++lookups;
+    if (fail) return Fail(ErrorKind::kUnavailable, "down");
+    return inner.Lookup(a);
+  }
+  Result<bool> IsLocalDomain(std::string_view d) override {
+    ++domain_checks;
+    if (fail) return Fail(ErrorKind::kUnavailable, "down");
+    return inner.IsLocalDomain(d);
+  }
+  Result<std::vector<std::string>> ListDomains() override { return inner.ListDomains(); }
+  Result<std::vector<Account>> ListAccounts(std::string_view d) override { return inner.ListAccounts(d); }
+  Result<void> AddDomain(std::string_view d) override { return inner.AddDomain(d); }
+  Result<void> AddAccount(const Account& a) override { return inner.AddAccount(a); }
+  Result<void> DeleteAccount(std::string_view a) override { return inner.DeleteAccount(a); }
+  Result<void> SetPasswordHash(std::string_view a, std::string_view h) override { return inner.SetPasswordHash(a, h); }
+  Result<void> SetQuota(std::string_view a, uint64_t b, uint64_t m) override { return inner.SetQuota(a, b, m); }
+  Result<void> AddAlias(std::string_view a, std::string_view t) override { return inner.AddAlias(a, t); }
+
+  MemoryDirectory inner;
+  std::atomic<int> lookups{0};
+  std::atomic<int> domain_checks{0};
+  std::atomic<bool> fail{false};
+};
+
+TEST(CachingDirectory, CachesFoundAndNotFound) {
+  auto counting = std::make_shared<CountingDirectory>();
+  ASSERT_TRUE(counting->inner.AddDomain("c.example"));
+  ASSERT_TRUE(counting->inner.AddAccount(MakeAccount("a@c.example", {"alias@c.example"})));
+  CachingDirectory cache(counting, 30s);
+
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(Found(cache.Lookup("a@c.example")));
+    EXPECT_TRUE(Found(cache.Lookup("A@C.example")));  // same normalized key
+    EXPECT_TRUE(Gone(cache.Lookup("nobody@c.example")));
+    EXPECT_TRUE(*cache.IsLocalDomain("c.example"));
+    EXPECT_TRUE(*cache.IsLocalDomain("C.EXAMPLE"));
+    EXPECT_FALSE(*cache.IsLocalDomain("other.example"));
+  }
+  EXPECT_EQ(counting->lookups.load(), 2);
+  EXPECT_EQ(counting->domain_checks.load(), 2);
+  auto stats = cache.GetStats();
+  EXPECT_EQ(stats.misses, 4u);
+  EXPECT_EQ(stats.hits, 14u);
+  EXPECT_EQ(stats.entries, 4u);
+}
+
+TEST(CachingDirectory, EntriesExpireAfterTtl) {
+  auto counting = std::make_shared<CountingDirectory>();
+  CachingDirectory cache(counting, 50ms);
+  EXPECT_TRUE(Gone(cache.Lookup("x@c.example")));
+  EXPECT_TRUE(Gone(cache.Lookup("x@c.example")));
+  EXPECT_EQ(counting->lookups.load(), 1);
+  // A write elsewhere (not through the cache) is seen once the TTL has passed.
+  ASSERT_TRUE(counting->inner.AddDomain("c.example"));
+  ASSERT_TRUE(counting->inner.AddAccount(MakeAccount("x@c.example")));
+  std::this_thread::sleep_for(80ms);
+  EXPECT_TRUE(Found(cache.Lookup("x@c.example")));
+  EXPECT_EQ(counting->lookups.load(), 2);
+}
+
+TEST(CachingDirectory, ErrorsAreNotCached) {
+  auto counting = std::make_shared<CountingDirectory>();
+  CachingDirectory cache(counting, 30s);
+  counting->fail = true;
+  EXPECT_TRUE(IsKind(cache.Lookup("a@c.example"), ErrorKind::kUnavailable));
+  EXPECT_TRUE(IsKind(cache.IsLocalDomain("c.example"), ErrorKind::kUnavailable));
+  counting->fail = false;
+  ASSERT_TRUE(counting->inner.AddDomain("c.example"));
+  EXPECT_TRUE(*cache.IsLocalDomain("c.example"));
+  EXPECT_TRUE(Gone(cache.Lookup("a@c.example")));
+  EXPECT_EQ(counting->lookups.load(), 2);
+}
+
+TEST(CachingDirectory, WritesThroughTheCacheInvalidate) {
+  auto counting = std::make_shared<CountingDirectory>();
+  CachingDirectory cache(counting, 30s);
+  EXPECT_FALSE(*cache.IsLocalDomain("c.example"));  // negative, cached
+  ASSERT_TRUE(cache.AddDomain("C.example"));
+  EXPECT_TRUE(*cache.IsLocalDomain("c.example"));
+
+  EXPECT_TRUE(Gone(cache.Lookup("a@c.example")));
+  EXPECT_TRUE(Gone(cache.Lookup("alias@c.example")));
+  ASSERT_TRUE(cache.AddAccount(MakeAccount("a@c.example", {"Alias@c.example"})));
+  EXPECT_TRUE(Found(cache.Lookup("a@c.example")));
+  EXPECT_TRUE(Found(cache.Lookup("alias@c.example")));
+
+  // A write naming the address refreshes lookups cached under an alias.
+  ASSERT_TRUE(cache.SetQuota("a@c.example", 10, 20));
+  EXPECT_EQ((*cache.Lookup("alias@c.example"))->quota_bytes, 10u);
+  ASSERT_TRUE(cache.SetPasswordHash("a@c.example", "{PLAIN}x"));
+  EXPECT_EQ((*cache.Lookup("alias@c.example"))->password_hash, "{PLAIN}x");
+
+  EXPECT_TRUE(Gone(cache.Lookup("second@c.example")));
+  ASSERT_TRUE(cache.AddAlias("second@c.example", "alias@c.example"));  // target named by alias
+  EXPECT_TRUE(Found(cache.Lookup("second@c.example")));
+  EXPECT_EQ((*cache.Lookup("a@c.example"))->aliases.size(), 2u);
+
+  ASSERT_TRUE(cache.DeleteAccount("a@c.example"));
+  EXPECT_TRUE(Gone(cache.Lookup("a@c.example")));
+  EXPECT_TRUE(Gone(cache.Lookup("alias@c.example")));
+  EXPECT_TRUE(Gone(cache.Lookup("second@c.example")));
+}
+
+TEST(CachingDirectory, SizeIsBounded) {
+  auto counting = std::make_shared<CountingDirectory>();
+  CachingDirectory cache(counting, 30s, 3);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(Gone(cache.Lookup("u" + std::to_string(i) + "@c.example")));
+  auto stats = cache.GetStats();
+  EXPECT_EQ(stats.entries, 3u);
+  EXPECT_EQ(stats.evictions, 7u);
+  // The newest stay; the oldest went first.
+  int before = counting->lookups.load();
+  EXPECT_TRUE(Gone(cache.Lookup("u9@c.example")));
+  EXPECT_EQ(counting->lookups.load(), before);
+  EXPECT_TRUE(Gone(cache.Lookup("u0@c.example")));
+  EXPECT_EQ(counting->lookups.load(), before + 1);
+}
+
+TEST(CachingDirectory, ZeroTtlDisablesCaching) {
+  auto counting = std::make_shared<CountingDirectory>();
+  CachingDirectory cache(counting, 0ms);
+  EXPECT_TRUE(Gone(cache.Lookup("a@c.example")));
+  EXPECT_TRUE(Gone(cache.Lookup("a@c.example")));
+  EXPECT_EQ(counting->lookups.load(), 2);
+  EXPECT_EQ(cache.GetStats().entries, 0u);
+}
+
+}  // namespace
+}  // namespace columba::storage
