@@ -266,8 +266,16 @@ std::string ConfigReader::Enum(std::string_view section, std::string_view key, s
 }
 
 Result<void> ConfigReader::Finish() {
-  for (const auto& [k, v] : src_.values())
-    if (!read_.count(k)) errors_.push_back(fmt::format("{}: unknown config key (from {})", k, v.origin));
+  // A file key nobody read is a typo. An environment variable is only an error when
+  // its section is one this service reads: COLUMBA_BUILD_DIR and friends belong to
+  // scripts, not to a config section, and must not stop a service.
+  std::set<std::string> sections;
+  for (const auto& k : read_) sections.insert(k.substr(0, k.find('.')));
+  for (const auto& [k, v] : src_.values()) {
+    if (read_.count(k)) continue;
+    if (v.origin != "file" && !sections.count(k.substr(0, k.find('.')))) continue;
+    errors_.push_back(fmt::format("{}: unknown config key (from {})", k, v.origin));
+  }
   if (errors_.empty()) return {};
   std::string msg = "invalid configuration:";
   for (const auto& e : errors_) msg += "\n  " + e;

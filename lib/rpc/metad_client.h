@@ -6,7 +6,8 @@
 // completes; the result is Result<Response> with the status mapped back to an
 // ErrorKind (UNAVAILABLE/DEADLINE_EXCEEDED -> kUnavailable, RESOURCE_EXHAUSTED ->
 // kQuotaExceeded, ...). Every call has a deadline, so a hung metad becomes a
-// temporary failure, never a stuck session. Blocking variants exist for the CLI.
+// temporary failure, never a stuck session; within the deadline a call waits for
+// metad to come (back) up. Blocking variants exist for the CLI.
 #pragma once
 
 #include <chrono>
@@ -30,6 +31,8 @@ class MetadClient {
 
   v1::Metadata::Stub& stub() { return *stub_; }
   std::chrono::milliseconds deadline() const { return deadline_; }
+  // Current channel state; asks gRPC to connect when idle (for readiness probes).
+  grpc_connectivity_state channel_state() { return channel_->GetState(true); }
 
   // Awaits a unary call. `method` is a pointer to the async stub member, e.g.
   // &v1::Metadata::Stub::async::Append.
@@ -45,6 +48,9 @@ class MetadClient {
     auto st = std::make_shared<State>();
     st->req = std::move(req);
     st->ctx.set_deadline(std::chrono::system_clock::now() + deadline_);
+    // Wait (up to the deadline) for metad to be reachable instead of failing fast
+    // while the channel reconnects after a metad restart.
+    st->ctx.set_wait_for_ready(true);
     auto* async = stub_->async();
     grpc::Status status = co_await asio::async_initiate<decltype(asio::use_awaitable), void(grpc::Status)>(
         [&](auto handler) {

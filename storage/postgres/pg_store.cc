@@ -132,6 +132,58 @@ std::vector<std::string> ParseArray(const pqxx::field& f) {
   return out;
 }
 
+// Length of the well-formed UTF-8 sequence at in[i] (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF), or 0 when there is none.
+size_t Utf8SequenceLength(std::string_view in, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(in[k]); };
+  unsigned char c = byte(i);
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;  // overlong
+    if (c == 0xED) hi = 0x9F;  // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;  // overlong
+    if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + len > in.size() || byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = 2; k < len; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  return len;
+}
+
+// The raw header block as text for the `headers` search column. Fixed in
+// pg_store_test (AppendAcceptsRawEightBitHeaders): `headers` is `bytes` in the
+// contract and raw 8-bit headers are common in real mail, but a text column refuses
+// invalid UTF-8, so such an Append failed with an SQL error (a delivery that could
+// never succeed). Well-formed UTF-8 is kept, any other byte is read as Latin-1, NUL
+// is dropped. The exact bytes stay in `parsed` for FETCH.
+std::string SearchableText(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size();) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      if (c != 0) out += static_cast<char>(c);
+      ++i;
+    } else if (size_t len = Utf8SequenceLength(in, i)) {
+      out.append(in.substr(i, len));
+      i += len;
+    } else {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+      ++i;
+    }
+  }
+  return out;
+}
+
 constexpr const char* kMailboxCols =
     "m.mailbox_id, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.special_use, m.subscribed,"
     " EXISTS (SELECT 1 FROM mailboxes ch WHERE ch.account_id = m.account_id"
@@ -269,7 +321,11 @@ Result<std::string> UidSetCondition(const v1::UidSet& set) {
     if (a == 0) return Fail(ErrorKind::kInvalidInput, "UID 0 is not valid");
     if (i) s += " OR ";
     if (b == 0) {
-      s += fmt::format("uid >= {}", a);
+      // N:* always includes the highest UID, even when N is above it (RFC 3501 6.4.8).
+      s += fmt::format(
+          "uid >= {} OR uid = (SELECT max(x.uid) FROM messages x WHERE x.account_id = messages.account_id"
+          " AND x.mailbox_id = messages.mailbox_id)",
+          a);
     } else {
       if (b < a) std::swap(a, b);
       s += a == b ? fmt::format("uid = {}", a) : fmt::format("uid BETWEEN {} AND {}", a, b);
@@ -583,7 +639,7 @@ Result<v1::AppendResponse> PgStore::Append(const v1::AppendRequest& r) {
         r.account_id(), mailbox_id, uid, modseq, static_cast<int>(r.flags() & 31), ArrayLiteral(*keywords),
         r.internal_date_unix(), static_cast<int64_t>(r.size()), r.blob_id(), pqxx::binarystring(parsed),
         p.subject(), p.from(), p.to(), p.cc(), p.bcc(), p.message_id(), p.sent_unix(),
-        std::string(p.headers()), p.body_text());
+        SearchableText(p.headers()), p.body_text());
     Notify(w, {r.account_id(), mailbox_id, modseq, static_cast<uint32_t>(uid + 1), false});
     v1::AppendResponse resp;
     resp.set_mailbox_id(mailbox_id);
@@ -624,14 +680,20 @@ Result<v1::StoreFlagsResponse> PgStore::StoreFlags(const v1::StoreFlagsRequest& 
   int f = static_cast<int>(r.flags() & 31);
   std::string kwlit = ArrayLiteral(*kw);
   std::string new_flags, new_kw;
+  // Keyword arrays are kept sorted bytewise (COLLATE "C", the order CheckKeywords
+  // uses), so "did anything change" is an array comparison. Fixed in pg_store_test
+  // (NoOpKeywordStoreUnderIcuCollationKeepsModseq): these sorted by the database's
+  // default collation, so on a non-C cluster (en_US, ICU) a STORE that changed
+  // nothing (e.g. +FLAGS of a keyword already set, next to one in another case) still
+  // reported an update and bumped the message's MODSEQ.
   switch (r.mode()) {
     case v1::STORE_ADD:
       new_flags = "(flags | $3::int)";
-      new_kw = "ARRAY(SELECT DISTINCT k FROM unnest(keywords || $4::text[]) k ORDER BY k)";
+      new_kw = "ARRAY(SELECT DISTINCT k COLLATE \"C\" FROM unnest(keywords || $4::text[]) k ORDER BY 1)";
       break;
     case v1::STORE_REMOVE:
       new_flags = "(flags & ~$3::int)";
-      new_kw = "ARRAY(SELECT k FROM unnest(keywords) k EXCEPT SELECT unnest($4::text[]) ORDER BY 1)";
+      new_kw = "ARRAY(SELECT k COLLATE \"C\" FROM unnest(keywords) k EXCEPT SELECT unnest($4::text[]) ORDER BY 1)";
       break;
     default:
       new_flags = "$3::int";
@@ -808,8 +870,13 @@ Result<v1::ChangesResponse> PgStore::Changes(const v1::ChangesRequest& r) {
     for (const auto& row : w.exec_params(std::string("SELECT ") + kMessageCols +
                                              " FROM messages WHERE account_id = $1 AND mailbox_id = $2 AND modseq > $3"
                                              " ORDER BY modseq, uid LIMIT $4",
-                                         r.account_id(), r.mailbox_id(), since, page))
+                                         r.account_id(), r.mailbox_id(), since, page + 1)) {
+      if (static_cast<uint32_t>(resp.changed_size()) == page) {
+        resp.set_truncated(true);
+        break;
+      }
       *resp.add_changed() = MessageFromRow(row, false);
+    }
     for (const auto& row : w.exec_params("SELECT uid FROM expunged WHERE account_id = $1 AND mailbox_id = $2"
                                          " AND modseq > $3 ORDER BY uid",
                                          r.account_id(), r.mailbox_id(), since))
@@ -882,7 +949,10 @@ Result<std::string> KeyToSql(const v1::SearchKey& k, SqlBuilder& b, int depth) {
     case v1::SearchKey::kModseqAtLeast: return "(modseq >= " + b.Param(std::to_string(k.modseq_at_least())) + "::bigint)";
     case v1::SearchKey::kAnyOf: return ListToSql(k.any_of(), b, depth, " OR ");
     case v1::SearchKey::kNoneOf: {
-      auto inner = ListToSql(k.none_of(), b, depth, " AND ");
+      // "none of" (metadata.proto): NOT (a OR b). Fixed in pg_store_test
+      // (SearchMatchesCachedFields): this was NOT (a AND b), i.e. "not all of", so
+      // none_of{a, b} also matched messages that matched one of the keys.
+      auto inner = ListToSql(k.none_of(), b, depth, " OR ");
       if (!inner) return inner;
       return "(NOT " + *inner + ")";
     }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "columba/v1/metadata.pb.h"
@@ -36,7 +37,8 @@ class ConnectionPool {
   class Lease {
    public:
     Lease(ConnectionPool* pool, std::unique_ptr<pqxx::connection> c) : pool_(pool), conn_(std::move(c)) {}
-    Lease(Lease&&) = default;
+    Lease(Lease&& o) noexcept : pool_(std::exchange(o.pool_, nullptr)), conn_(std::move(o.conn_)), broken_(o.broken_) {}
+    Lease& operator=(Lease&&) = delete;
     ~Lease();
     // Returns a live connection, reconnecting if the old one broke.
     Result<pqxx::connection*> Get();

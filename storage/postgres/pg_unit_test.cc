@@ -32,7 +32,9 @@ TEST(UidSet, RendersOnlyNumbers) {
   r->set_last(9);
   r = s.add_ranges();
   r->set_first(20);  // 20:*
-  EXPECT_EQ(*UidSetCondition(s), "(uid BETWEEN 1 AND 5 OR uid = 9 OR uid >= 20)");
+  EXPECT_EQ(*UidSetCondition(s),
+            "(uid BETWEEN 1 AND 5 OR uid = 9 OR uid >= 20 OR uid = (SELECT max(x.uid) FROM messages x"
+            " WHERE x.account_id = messages.account_id AND x.mailbox_id = messages.mailbox_id))");
 }
 
 TEST(UidSet, ReversedRangeIsNormalisedAndZeroRejected) {
