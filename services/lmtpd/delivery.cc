@@ -1,0 +1,105 @@
+// delivery.cc - blob first, then metadata; see delivery.h for why the order matters.
+#include "services/lmtpd/delivery.h"
+
+#include "lib/mail/message.h"
+
+namespace columba::lmtpd {
+
+Result<std::shared_ptr<const PreparedMessage>> PrepareMessage(std::string data) {
+  auto pm = std::make_shared<PreparedMessage>();
+  pm->data = std::move(data);
+  auto parsed = mail::ParseMessage(pm->data);
+  if (!parsed) return tl::unexpected(parsed.error());
+  auto& f = pm->parsed;
+  f.set_envelope(mail::Envelope(*parsed));
+  f.set_bodystructure(mail::BodyStructure(*parsed, true));
+  f.set_body(mail::BodyStructure(*parsed, false));
+  mail::SearchFields s = mail::ExtractSearchFields(*parsed);
+  f.set_subject(std::move(s.subject));
+  f.set_from(std::move(s.from));
+  f.set_to(std::move(s.to));
+  f.set_cc(std::move(s.cc));
+  f.set_bcc(std::move(s.bcc));
+  f.set_message_id(std::move(s.message_id));
+  f.set_in_reply_to(std::move(s.in_reply_to));
+  f.set_references(std::move(s.references));
+  f.set_sent_unix(s.date);
+  f.set_header_size(static_cast<uint32_t>(parsed->parts[0].body_start));
+  f.set_headers(std::move(s.headers));
+  f.set_body_text(std::move(s.body_text));
+  return std::shared_ptr<const PreparedMessage>(std::move(pm));
+}
+
+std::optional<uint64_t> AccountCache::Get(const std::string& address, uint64_t sl, uint64_t ml) {
+  std::lock_guard lk(mu_);
+  auto it = map_.find(address);
+  if (it == map_.end()) return std::nullopt;
+  if (it->second.expires < std::chrono::steady_clock::now() || it->second.storage_limit != sl ||
+      it->second.message_limit != ml) {
+    map_.erase(it);
+    return std::nullopt;
+  }
+  return it->second.id;
+}
+
+void AccountCache::Put(const std::string& address, uint64_t sl, uint64_t ml, uint64_t id) {
+  std::lock_guard lk(mu_);
+  if (map_.size() > 100'000) map_.clear();  // bounded; a refill costs one RPC per account
+  map_[address] = Entry{id, sl, ml, std::chrono::steady_clock::now() + ttl_};
+}
+
+namespace {
+DeliveryResult FromError(const Error& e) {
+  switch (e.kind) {
+    case ErrorKind::kQuotaExceeded: return {Outcome::kQuotaExceeded, e.message};
+    case ErrorKind::kInvalidInput:
+    case ErrorKind::kLimitExceeded: return {Outcome::kRejected, e.message};
+    default: return {Outcome::kTemporary, e.message};
+  }
+}
+}  // namespace
+
+asio::awaitable<DeliveryResult> DeliverToMailbox(DeliveryContext& ctx, const PreparedMessage& msg,
+                                                 const std::string& return_path, const Recipient& rcpt) {
+  const auto& acct = rcpt.account;
+  // 1. The account in the mailstore (created with its default mailboxes on first delivery).
+  auto account_id = ctx.accounts.Get(acct.address, acct.quota_bytes, acct.quota_messages);
+  if (!account_id) {
+    v1::EnsureAccountRequest req;
+    req.set_address(acct.address);
+    req.set_storage_limit(acct.quota_bytes);
+    req.set_message_limit(acct.quota_messages);
+    auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::EnsureAccount, std::move(req));
+    if (!r) co_return FromError(r.error());
+    account_id = r->account().account_id();
+    ctx.accounts.Put(acct.address, acct.quota_bytes, acct.quota_messages, *account_id);
+  }
+
+  // 2. The bytes, durably. The trace headers come first (RFC 5321 4.4, RFC 9228).
+  std::string prefix = "Return-Path: <" + return_path + ">\r\nDelivered-To: " + rcpt.address + "\r\n";
+  auto blob = co_await ctx.pool.Run([&]() -> Result<std::string> {
+    auto sink = ctx.blobs.Create();
+    if (!sink) return tl::unexpected(sink.error());
+    if (auto w = (*sink)->Write(prefix); !w) return tl::unexpected(w.error());
+    if (auto w = (*sink)->Write(msg.data); !w) return tl::unexpected(w.error());
+    return (*sink)->Commit();
+  });
+  if (!blob) co_return DeliveryResult{Outcome::kTemporary, "blob store: " + blob.error().message};
+
+  // 3. The metadata, committed by metad. Only its OK makes this copy delivered.
+  v1::AppendRequest req;
+  req.set_account_id(*account_id);
+  req.set_mailbox_name(rcpt.mailbox);
+  req.set_fallback_to_inbox(true);
+  req.set_blob_id(*blob);
+  req.set_size(prefix.size() + msg.data.size());
+  *req.mutable_parsed() = msg.parsed;
+  auto* p = req.mutable_parsed();
+  p->set_header_size(static_cast<uint32_t>(p->header_size() + prefix.size()));
+  p->set_headers(prefix + p->headers());
+  auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::Append, std::move(req));
+  if (!r) co_return FromError(r.error());
+  co_return DeliveryResult{Outcome::kDelivered, r->mailbox_name(), r->uid()};
+}
+
+}  // namespace columba::lmtpd

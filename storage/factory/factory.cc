@@ -1,0 +1,59 @@
+// factory.cc - config keys -> backend instances; the only file that names every backend.
+#include "storage/factory/factory.h"
+
+#include <fstream>
+
+#include "storage/api/caching_directory.h"
+#include "storage/blob/fs/fs_blob_store.h"
+#include "storage/ldap/ldap_directory.h"
+
+namespace columba::storage {
+
+StorageConfig ReadStorageConfig(ConfigReader& r, bool need_blob, bool need_directory) {
+  StorageConfig c;
+  c.blob_backend = r.Enum("blob", "backend", "fs", {"fs"});
+  c.blob_root = r.String("blob", "root", "");
+  if (need_blob && c.blob_backend == "fs" && c.blob_root.empty())
+    r.Invalid("blob", "root", "required for the fs blob store");
+  c.directory_backend = r.Enum("directory", "backend", "ldap", {"ldap"});
+  c.directory_cache_ttl = r.Duration("directory", "cache_ttl", std::chrono::seconds(30), std::chrono::seconds(0),
+                                     std::chrono::hours(1));
+  c.ldap_uris = r.List("ldap", "uris", {});
+  c.ldap_write_uri = r.String("ldap", "write_uri", "");
+  c.ldap_base_dn = r.String("ldap", "base_dn", "dc=columba");
+  c.ldap_bind_dn = r.String("ldap", "bind_dn", "");
+  c.ldap_bind_password_file = r.String("ldap", "bind_password_file", "");
+  c.ldap_timeout = r.Duration("ldap", "timeout", std::chrono::seconds(5), std::chrono::milliseconds(100),
+                              std::chrono::minutes(5));
+  if (need_directory && c.directory_backend == "ldap" && c.ldap_uris.empty() && c.ldap_write_uri.empty())
+    r.Invalid("ldap", "uris", "at least one LDAP URI is required");
+  return c;
+}
+
+Result<std::shared_ptr<BlobStore>> MakeBlobStore(const StorageConfig& c) {
+  auto fs = FsBlobStore::Open(c.blob_root);
+  if (!fs) return tl::unexpected(fs.error());
+  return std::shared_ptr<BlobStore>(std::move(*fs));
+}
+
+Result<std::shared_ptr<Directory>> MakeDirectory(const StorageConfig& c, bool cached) {
+  LdapDirectoryConfig lc;
+  lc.read_uris = c.ldap_uris;
+  lc.write_uri = c.ldap_write_uri.empty() ? (c.ldap_uris.empty() ? "" : c.ldap_uris.back()) : c.ldap_write_uri;
+  lc.base_dn = c.ldap_base_dn;
+  lc.bind_dn = c.ldap_bind_dn;
+  if (!c.ldap_bind_password_file.empty()) {
+    std::ifstream in(c.ldap_bind_password_file);
+    if (!in || !std::getline(in, lc.bind_password))
+      return Fail(ErrorKind::kInvalidInput, "ldap.bind_password_file: cannot read " + c.ldap_bind_password_file);
+  }
+  lc.network_timeout = std::min(c.ldap_timeout, std::chrono::milliseconds(2000));
+  lc.operation_timeout = c.ldap_timeout;
+  auto dir = LdapDirectory::Create(std::move(lc));
+  if (!dir) return tl::unexpected(dir.error());
+  std::shared_ptr<Directory> out = *dir;
+  if (cached && c.directory_cache_ttl.count() > 0) out = std::make_shared<CachingDirectory>(out, c.directory_cache_ttl);
+  return out;
+}
+
+}  // namespace columba::storage
