@@ -35,7 +35,8 @@ function(columba_test name)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}")
   if(A_FIXTURES)
-    set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${A_FIXTURES}")
+    set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${A_FIXTURES}"
+      ENVIRONMENT "COLUMBA_TEST_STATE=${CMAKE_BINARY_DIR}/test-state;COLUMBA_BUILD_DIR=${CMAKE_BINARY_DIR}")
   endif()
 endfunction()
 

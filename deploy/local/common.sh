@@ -1,0 +1,37 @@
+# deploy/local/common.sh - shared by deploy/local/{up,down,ctl}: paths, ports, and
+# the process helpers that start and stop Columba services by pid file.
+#
+# Fixed local ports (docs/operations.md): LMTP 2424, SMTP 2525, submission 2587,
+# submissions 2465, IMAP 2143, IMAPS 2993, POP3 2110, POP3S 2995; metad gRPC 27100;
+# metrics/health HTTP: metad 29100, lmtpd 29124. Infrastructure: PostgreSQL 25432,
+# Redis 26379, slapd provider 23389, consumer 23390.
+# Never stops a process by name: only the pid recorded in $STATE/run/<svc>.pid,
+# and only when /proc/<pid>/exe is that service's binary.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STATE=${COLUMBA_STATE:-$ROOT/.state}
+BUILD=${COLUMBA_BUILD:-$ROOT/build}
+BIN=$BUILD/services
+ETC=$STATE/etc
+RUN=$STATE/run
+LOG=$STATE/log
+
+# SERVICES: name, binary, metrics port (health endpoint). Order = start order.
+SERVICES=(
+  "metad:metad/columba-metad:29100"
+  "lmtpd:lmtpd/columba-lmtpd:29124"
+)
+
+svc_pid() { # NAME -> pid of a live process of that service, or nothing
+  local name=$1 bin=$2 pidfile=$RUN/$1.pid pid exe
+  [[ -f $pidfile ]] || return 0
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  [[ $pid =~ ^[0-9]+$ ]] || return 0
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
+  exe=${exe% (deleted)}
+  [[ $exe == "$(readlink -f "$BIN/$bin")" ]] && echo "$pid"
+  return 0
+}
+
+http_ok() { # PORT PATH
+  curl -fsS -m 2 "http://127.0.0.1:$1$2" >/dev/null 2>&1
+}
