@@ -1,0 +1,343 @@
+// options.cc - parsing of columba-load's flags (see options.h).
+//
+// Pure: never touches the network or the file system. Every bad flag gives one
+// message naming the flag; nothing is silently clamped.
+#include "loadtest/options.h"
+
+#include <asio/ip/address.hpp>
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <optional>
+
+namespace columba::loadtest {
+
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A non-negative decimal number with an optional fraction ("1.5").
+std::optional<double> ParseNumber(std::string_view s) {
+  if (s.empty() || s.size() > 32) return std::nullopt;
+  for (char c : s) {
+    if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.') return std::nullopt;
+  }
+  std::string copy(s);
+  char* end = nullptr;
+  double v = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::optional<int64_t> ParseInt(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+Parsed<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  std::string t = Lower(text);
+  size_t unit_at = t.find_first_not_of("0123456789.");
+  std::string_view num = std::string_view(t).substr(0, unit_at);
+  std::string_view unit = unit_at == std::string::npos ? "s" : std::string_view(t).substr(unit_at);
+  auto v = ParseNumber(num);
+  if (!v) return tl::unexpected("bad duration '" + std::string(text) + "' (e.g. 20s, 500ms, 2m)");
+  double ms = 0;
+  if (unit == "ms") {
+    ms = *v;
+  } else if (unit == "s") {
+    ms = *v * 1000;
+  } else if (unit == "m" || unit == "min") {
+    ms = *v * 60'000;
+  } else if (unit == "h") {
+    ms = *v * 3'600'000;
+  } else {
+    return tl::unexpected("bad duration unit in '" + std::string(text) + "' (ms, s, m, h)");
+  }
+  if (ms > 7 * 24 * 3'600'000.0) return tl::unexpected("duration '" + std::string(text) + "' is over a week");
+  return std::chrono::milliseconds(static_cast<int64_t>(std::llround(ms)));
+}
+
+Parsed<uint64_t> ParseSize(std::string_view text) {
+  std::string t = Lower(text);
+  size_t unit_at = t.find_first_not_of("0123456789.");
+  std::string_view num = std::string_view(t).substr(0, unit_at);
+  std::string_view unit = unit_at == std::string::npos ? "" : std::string_view(t).substr(unit_at);
+  auto v = ParseNumber(num);
+  if (!v) return tl::unexpected("bad size '" + std::string(text) + "' (e.g. 512, 10k, 1m)");
+  double mult = 0;
+  if (unit.empty() || unit == "b") {
+    mult = 1;
+  } else if (unit == "k" || unit == "kb" || unit == "kib") {
+    mult = 1024;
+  } else if (unit == "m" || unit == "mb" || unit == "mib") {
+    mult = 1024.0 * 1024;
+  } else {
+    return tl::unexpected("bad size unit in '" + std::string(text) + "' (k, m)");
+  }
+  double octets = *v * mult;
+  // 1 GiB: far beyond any server's message size limit; a typo, not a test.
+  if (octets < 1 || octets > 1024.0 * 1024 * 1024) {
+    return tl::unexpected("size '" + std::string(text) + "' must be between 1 octet and 1g");
+  }
+  return static_cast<uint64_t>(std::llround(octets));
+}
+
+Parsed<std::vector<SizeBucket>> ParseSizeDist(std::string_view text) {
+  std::vector<SizeBucket> out;
+  uint64_t total = 0;
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    size_t colon = item.find(':');
+    if (colon == std::string_view::npos) {
+      return tl::unexpected("bad --size-dist item '" + std::string(item) + "' (SIZE:WEIGHT)");
+    }
+    auto size = ParseSize(item.substr(0, colon));
+    if (!size) return tl::unexpected(size.error());
+    auto weight = ParseInt(item.substr(colon + 1));
+    if (!weight || *weight < 0 || *weight > 1'000'000) {
+      return tl::unexpected("bad weight in --size-dist item '" + std::string(item) + "'");
+    }
+    if (*weight == 0) continue;
+    out.push_back({*size, static_cast<uint32_t>(*weight)});
+    total += static_cast<uint64_t>(*weight);
+  }
+  if (out.empty() || total == 0) return tl::unexpected(std::string("--size-dist has no item with a weight above 0"));
+  return out;
+}
+
+Parsed<std::vector<std::string>> ExpandRcptPattern(std::string_view pattern, int count) {
+  size_t at = pattern.find("%d");
+  if (at == std::string_view::npos || pattern.find("%d", at + 2) != std::string_view::npos ||
+      pattern.find('%', at + 2) != std::string_view::npos || pattern.substr(0, at).find('%') != std::string_view::npos) {
+    return tl::unexpected("--rcpt-pattern '" + std::string(pattern) + "' needs exactly one %d and no other %");
+  }
+  if (count < 1 || count > 1'000'000) return tl::unexpected(std::string("--rcpt-count must be 1..1000000"));
+  std::vector<std::string> out;
+  out.reserve(static_cast<size_t>(count));
+  for (int i = 1; i <= count; ++i) {
+    out.push_back(std::string(pattern.substr(0, at)) + std::to_string(i) + std::string(pattern.substr(at + 2)));
+  }
+  return out;
+}
+
+Parsed<HostPort> ParseTarget(std::string_view text) {
+  HostPort out;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return tl::unexpected("bad --target '" + std::string(text) + "' (e.g. [::1]:2424)");
+    }
+    out.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) {
+      return tl::unexpected("bad --target '" + std::string(text) + "' (HOST:PORT, e.g. 127.0.0.1:2424)");
+    }
+    out.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+  }
+  if (out.host == "localhost") out.host = "127.0.0.1";
+  std::error_code ec;
+  (void)asio::ip::make_address(out.host, ec);
+  if (ec) return tl::unexpected("--target host '" + out.host + "' must be a numeric address (no DNS lookups)");
+  auto p = ParseInt(port);
+  if (!p || *p < 1 || *p > 65535) return tl::unexpected("bad port in --target '" + std::string(text) + "'");
+  out.port = static_cast<uint16_t>(*p);
+  return out;
+}
+
+bool IsLoopback(std::string_view host) {
+  std::error_code ec;
+  auto a = asio::ip::make_address(std::string(host), ec);
+  return !ec && a.is_loopback();
+}
+
+std::string UsageText() {
+  return R"(usage: columba-load SCENARIO [flags]
+
+Scenarios:
+  lmtp      deliver messages over LMTP (LHLO, MAIL, RCPT..., DATA, per-recipient replies)
+
+Target (loopback only unless --allow-remote; numeric addresses, never DNS):
+  --target HOST:PORT       default 127.0.0.1 and the scenario's port (lmtp: 2424)
+  --unix PATH              connect to a unix socket instead
+  --allow-remote           allow a non-loopback --target (a test host you own)
+
+Load:
+  --sessions N             concurrent connections (default 1)
+  --duration D             measured period, e.g. 20s, 500ms, 2m (default 10s)
+  --messages N             stop after N measured messages instead (over all sessions)
+  --rate R                 messages/s over all sessions; 0 = as fast as possible (default)
+  --warmup D               send for D before measuring (not counted; default 0)
+  --timeout D              per read/write; a stuck session reconnects (default 30s)
+
+Messages:
+  --size S                 message size in octets: 512, 10k, 1m (default 10k)
+  --size-dist LIST         e.g. 2k:50,10k:40,100k:10 (size:weight; replaces --size)
+  --rcpt ADDR              a recipient (repeatable)
+  --rcpt-pattern P         e.g. 'load%d@example.test' with --rcpt-count N -> load1..loadN
+  --rcpt-count N           (default 1)
+  --rcpts-per-msg N        recipients per message, taken round-robin (default 1)
+  --from ADDR              envelope and header sender (default loadgen@example.test)
+  --helo NAME              LHLO/EHLO name (default columba-load.example.test)
+  --pipelining             send MAIL/RCPT/DATA in one write when the server offers PIPELINING
+  --seed N                 seed for message content and size choice (default 1)
+
+Output:
+  --json                   print one JSON object instead of the text report
+  --dry-run                check the flags and print the plan; connect to nothing
+  --help                   this text
+)";
+}
+
+Parsed<Options> ParseOptions(int argc, const char* const* argv) {
+  Options o;
+  if (argc < 2) return tl::unexpected(std::string("missing scenario (try --help)"));
+  o.scenario = argv[1];
+  if (o.scenario.starts_with("-")) return tl::unexpected("expected a scenario before '" + o.scenario + "'");
+
+  std::string rcpt_pattern;
+  int rcpt_count = 1;
+  bool have_target = false;
+  bool have_size = false;
+  bool have_dist = false;
+
+  for (int i = 2; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!arg.starts_with("--")) return tl::unexpected("unexpected argument '" + std::string(arg) + "'");
+    std::string name;
+    std::optional<std::string> inline_value;
+    if (size_t eq = arg.find('='); eq != std::string_view::npos) {
+      name = std::string(arg.substr(2, eq - 2));
+      inline_value = std::string(arg.substr(eq + 1));
+    } else {
+      name = std::string(arg.substr(2));
+    }
+    // Boolean flags.
+    if (name == "json" || name == "allow-remote" || name == "pipelining" || name == "dry-run") {
+      if (inline_value) return tl::unexpected("--" + name + " takes no value");
+      if (name == "json") o.json = true;
+      if (name == "dry-run") o.dry_run = true;
+      if (name == "allow-remote") o.allow_remote = true;
+      if (name == "pipelining") o.pipelining = true;
+      continue;
+    }
+    std::string value;
+    if (inline_value) {
+      value = *inline_value;
+    } else {
+      if (i + 1 >= argc) return tl::unexpected("--" + name + " needs a value");
+      value = argv[++i];
+    }
+    auto int_in = [&](int64_t lo, int64_t hi) -> Parsed<int64_t> {
+      auto v = ParseInt(value);
+      if (!v || *v < lo || *v > hi) {
+        return tl::unexpected("--" + name + " must be a whole number in " + std::to_string(lo) + ".." + std::to_string(hi));
+      }
+      return *v;
+    };
+
+    if (name == "target") {
+      auto t = ParseTarget(value);
+      if (!t) return tl::unexpected(t.error());
+      o.host = t->host;
+      o.port = t->port;
+      have_target = true;
+    } else if (name == "unix") {
+      if (value.empty()) return tl::unexpected(std::string("--unix needs a path"));
+      o.unix_path = value;
+    } else if (name == "sessions") {
+      auto v = int_in(1, 10'000);
+      if (!v) return tl::unexpected(v.error());
+      o.sessions = static_cast<int>(*v);
+    } else if (name == "duration" || name == "warmup" || name == "timeout") {
+      auto d = ParseDuration(value);
+      if (!d) return tl::unexpected("--" + name + ": " + d.error());
+      if (name == "duration") o.duration = *d;
+      if (name == "warmup") o.warmup = *d;
+      if (name == "timeout") {
+        if (d->count() < 1) return tl::unexpected(std::string("--timeout must be above 0"));
+        o.timeout = *d;
+      }
+    } else if (name == "messages") {
+      auto v = int_in(1, int64_t{1} << 40);
+      if (!v) return tl::unexpected(v.error());
+      o.messages = static_cast<uint64_t>(*v);
+    } else if (name == "rate") {
+      auto v = ParseNumber(value);
+      if (!v || *v > 1e7) return tl::unexpected(std::string("--rate must be a number of messages/s (0 = unlimited)"));
+      o.rate = *v;
+    } else if (name == "size") {
+      auto s = ParseSize(value);
+      if (!s) return tl::unexpected("--size: " + s.error());
+      o.sizes = {{*s, 1}};
+      have_size = true;
+    } else if (name == "size-dist") {
+      auto d = ParseSizeDist(value);
+      if (!d) return tl::unexpected("--size-dist: " + d.error());
+      o.sizes = *d;
+      have_dist = true;
+    } else if (name == "rcpt") {
+      if (value.empty() || value.find_first_of("<> \r\n") != std::string::npos || value.find('@') == std::string::npos) {
+        return tl::unexpected("--rcpt '" + value + "' is not a plain address (local@domain)");
+      }
+      o.rcpts.push_back(value);
+    } else if (name == "rcpt-pattern") {
+      rcpt_pattern = value;
+    } else if (name == "rcpt-count") {
+      auto v = int_in(1, 1'000'000);
+      if (!v) return tl::unexpected(v.error());
+      rcpt_count = static_cast<int>(*v);
+    } else if (name == "rcpts-per-msg") {
+      auto v = int_in(1, 1000);
+      if (!v) return tl::unexpected(v.error());
+      o.rcpts_per_msg = static_cast<int>(*v);
+    } else if (name == "from") {
+      if (value.find_first_of("<> \r\n") != std::string::npos) return tl::unexpected("--from '" + value + "' is not a plain address");
+      o.from = value;
+    } else if (name == "helo") {
+      if (value.empty() || value.find_first_of(" \r\n") != std::string::npos) return tl::unexpected(std::string("--helo needs one word"));
+      o.helo = value;
+    } else if (name == "seed") {
+      auto v = int_in(0, INT64_MAX);
+      if (!v) return tl::unexpected(v.error());
+      o.seed = static_cast<uint64_t>(*v);
+    } else {
+      return tl::unexpected("unknown flag --" + name + " (try --help)");
+    }
+  }
+
+  if (have_size && have_dist) return tl::unexpected(std::string("use --size or --size-dist, not both"));
+  if (have_target && !o.unix_path.empty()) return tl::unexpected(std::string("use --target or --unix, not both"));
+  if (!rcpt_pattern.empty()) {
+    if (!o.rcpts.empty()) return tl::unexpected(std::string("use --rcpt or --rcpt-pattern, not both"));
+    auto r = ExpandRcptPattern(rcpt_pattern, rcpt_count);
+    if (!r) return tl::unexpected(r.error());
+    o.rcpts = std::move(*r);
+  }
+  if (o.rcpts.empty()) return tl::unexpected(std::string("no recipients: give --rcpt ADDR or --rcpt-pattern P --rcpt-count N"));
+  if (static_cast<size_t>(o.rcpts_per_msg) > o.rcpts.size()) {
+    return tl::unexpected(std::string("--rcpts-per-msg is larger than the number of recipients"));
+  }
+  if (o.unix_path.empty() && !o.allow_remote && !IsLoopback(o.host)) {
+    return tl::unexpected("--target " + o.host + " is not a loopback address; pass --allow-remote for a test host you own");
+  }
+  if (o.duration.count() == 0 && o.messages == 0) o.duration = std::chrono::seconds(10);
+  return o;
+}
+
+}  // namespace columba::loadtest
