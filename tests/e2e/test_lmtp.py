@@ -94,6 +94,22 @@ class LmtpDelivery(unittest.TestCase):
         self.assertEqual(data, expected)
         self.assertEqual(msgs[0]["size"], len(expected))
 
+    def test_raw_8bit_headers_are_stored_byte_exact(self):
+        user = self.stack.add_user("eightbit")
+        # Latin-1 bytes in an unencoded header (invalid UTF-8) and in the body: common in real mail.
+        msg = (b"From: \xc9milie <e@example.org>\r\nSubject: caf\xe9 \xff\xfe\r\n"
+               b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\nd\xe9j\xe0 vu\r\n")
+        c = self.client()
+        c.send(f"LHLO x\r\nMAIL FROM:<e@example.org> BODY=8BITMIME\r\nRCPT TO:<{user}>\r\nDATA\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(4)], [250, 250, 250, 354])
+        c.send(dot_stuff(msg))
+        code, lines = c.reply()
+        self.assertEqual(code, 250, lines)
+        stored = self.stack.messages(user)
+        self.assertEqual(len(stored), 1)
+        data = self.stack.message_bytes(user, stored[0]["uid"])
+        self.assertTrue(data.endswith(msg))
+
     def test_aliases_and_detail_delivery(self):
         user = self.stack.add_user("detail")
         alias = f"postmaster@{self.stack.domain}"
