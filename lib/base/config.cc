@@ -265,16 +265,17 @@ std::string ConfigReader::Enum(std::string_view section, std::string_view key, s
   return std::string(def);
 }
 
-Result<void> ConfigReader::Finish() {
-  // A file key nobody read is a typo. An environment variable is only an error when
-  // its section is one this service reads: COLUMBA_BUILD_DIR and friends belong to
-  // scripts, not to a config section, and must not stop a service.
-  std::set<std::string> sections;
-  for (const auto& k : read_) sections.insert(k.substr(0, k.find('.')));
+Result<void> ConfigReader::Finish(bool allow_unknown) {
+  // A file key nobody read is a typo and an error. An unknown COLUMBA_* environment
+  // variable is only a warning: one environment often serves several services and
+  // scripts (COLUMBA_BUILD_DIR, COLUMBA_LDAP_PROVIDER_PORT, another service's keys).
   for (const auto& [k, v] : src_.values()) {
     if (read_.count(k)) continue;
-    if (v.origin != "file" && !sections.count(k.substr(0, k.find('.')))) continue;
-    errors_.push_back(fmt::format("{}: unknown config key (from {})", k, v.origin));
+    if (v.origin != "file") {
+      warnings_.push_back(fmt::format("{}: not a config key of this program, ignored (from {})", k, v.origin));
+      continue;
+    }
+    if (!allow_unknown) errors_.push_back(fmt::format("{}: unknown config key (from {})", k, v.origin));
   }
   if (errors_.empty()) return {};
   std::string msg = "invalid configuration:";

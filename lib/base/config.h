@@ -5,8 +5,9 @@
 // environment (section is one word; key is the rest, lower-cased), so containers
 // need no file at all. Each service reads its keys through ConfigReader, giving the
 // default and the allowed range beside each; a value out of range, of the wrong
-// type, or a key nobody read (a typo) makes Finish() fail with a message naming the
-// key, and the service refuses to start. Secrets are read from files named in the
+// type, or a file key nobody read (a typo) makes Finish() fail with a message
+// naming the key, and the service refuses to start. Unknown COLUMBA_* variables
+// are warnings only (an environment is shared by many programs). Secrets are read from files named in the
 // config (`*_file` keys), never logged, never put in the environment of children.
 #pragma once
 
@@ -66,14 +67,19 @@ class ConfigReader {
 
   // Records an error for a cross-field check done by the caller.
   void Invalid(std::string_view section, std::string_view key, std::string_view why);
-  // Fails, naming every bad or unknown key, when anything was wrong.
-  Result<void> Finish();
+  // Fails, naming every bad value or unknown file key, when anything was wrong.
+  // allow_unknown: tools that share a service's file (columbactl) skip the
+  // unknown-key check but still refuse bad values.
+  Result<void> Finish(bool allow_unknown = false);
+  // Unknown COLUMBA_* environment variables: logged by the caller, never fatal.
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
   const ConfigSource::Value* Find(std::string_view section, std::string_view key);
   const ConfigSource& src_;
   std::set<std::string> read_;
   std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
 };
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view s);

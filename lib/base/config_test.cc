@@ -68,15 +68,27 @@ TEST(Config, DurationsAndSizes) {
   EXPECT_FALSE(ParseSize("99999999999999999999G").has_value());
 }
 
-TEST(Config, EnvironmentOfOtherToolsIsIgnoredButTyposInKnownSectionsAreNot) {
-  std::string e1 = "COLUMBA_BUILD_DIR=/tmp/b", e2 = "COLUMBA_LMTP_PROT=25";
-  char* env[] = {e1.data(), e2.data(), nullptr};
+TEST(Config, UnknownEnvironmentVariablesWarnButBadValuesFail) {
+  std::string e1 = "COLUMBA_BUILD_DIR=/tmp/b", e2 = "COLUMBA_LDAP_PROVIDER_PORT=1", e3 = "COLUMBA_LMTP_PORT=x";
+  char* env[] = {e1.data(), e2.data(), e3.data(), nullptr};
   auto src = ConfigSource::FromYaml("", env);
   ASSERT_TRUE(src.has_value());
   ConfigReader r(*src);
   r.Int("lmtp", "port", 2424, 1, 65535);
   auto fin = r.Finish();
   ASSERT_FALSE(fin.has_value());
-  EXPECT_NE(fin.error().message.find("lmtp.prot"), std::string::npos);
+  EXPECT_NE(fin.error().message.find("lmtp.port"), std::string::npos);
   EXPECT_EQ(fin.error().message.find("build.dir"), std::string::npos);
+  ASSERT_EQ(r.warnings().size(), 2u);
+}
+
+TEST(Config, AllowUnknownStillRefusesBadValues) {
+  auto src = ConfigSource::FromYaml("other:\n  key: 1\nlmtp:\n  port: zero\n");
+  ASSERT_TRUE(src.has_value());
+  ConfigReader r(*src);
+  r.Int("lmtp", "port", 2424, 1, 65535);
+  auto fin = r.Finish(true);
+  ASSERT_FALSE(fin.has_value());
+  EXPECT_NE(fin.error().message.find("lmtp.port"), std::string::npos);
+  EXPECT_EQ(fin.error().message.find("other.key"), std::string::npos);
 }

@@ -96,8 +96,10 @@ int main(int argc, char** argv, char** envp) {
   user_add->add_option("--scheme", scheme_name, "ARGON2ID (default), SHA512-CRYPT, YESCRYPT, BLF-CRYPT, PLAIN");
   user_add->add_option("--quota-bytes", quota_bytes_arg, "storage quota in octets (0 = unlimited)");
   user_add->add_option("--quota-messages", quota_messages_arg, "message count quota (0 = unlimited)");
-  auto* user_del = user->add_subcommand("del", "delete a user (mail stays until the mailstore is purged)");
+  bool purge = false;
+  auto* user_del = user->add_subcommand("del", "delete a user from the directory (mail is kept unless --purge)");
   user_del->add_option("address", address)->required();
+  user_del->add_flag("--purge", purge, "also delete the user's mailboxes and messages in the mailstore");
   auto* user_passwd = user->add_subcommand("passwd", "set a user's password");
   user_passwd->add_option("address", address)->required();
   user_passwd->add_option("--password", password);
@@ -150,8 +152,8 @@ int main(int argc, char** argv, char** envp) {
   std::string cfg_pg_uri = r.String("metad", "postgres_uri", "");
   std::string cfg_pg_uri_file = r.String("metad", "postgres_uri_file", "");
   bool allow_plain = r.Bool("auth", "allow_plain_passwords", false);
-  // Keys of other services may share the file; columbactl ignores what it does not use.
-  (void)r;
+  // Keys of other services may share the file: unknown keys are fine, bad values are not.
+  if (auto fin = r.Finish(true); !fin) return Die(fin.error().message, 2);
 
   if (migrate->parsed()) {
     if (pg_uri.empty()) pg_uri = cfg_pg_uri;
@@ -219,6 +221,18 @@ int main(int argc, char** argv, char** envp) {
     if (!addr) return Die(addr.error().message, 2);
     if (auto res = dir->DeleteAccount(*addr); !res) return Die(res.error().message);
     std::cout << "user " << *addr << " deleted\n";
+    if (purge) {
+      v1::GetAccountRequest g;
+      g.set_address(*addr);
+      auto acc = metad.CallSync(&v1::Metadata::Stub::GetAccount, g);
+      if (!acc && acc.error().kind == ErrorKind::kNotFound) return 0;  // never had mail
+      if (!acc) return Die("mailstore not purged: " + acc.error().message);
+      v1::DeleteAccountRequest d;
+      d.set_account_id(acc->account().account_id());
+      if (auto res = metad.CallSync(&v1::Metadata::Stub::DeleteAccount, d); !res)
+        return Die("mailstore not purged: " + res.error().message);
+      std::cout << "mailstore of " << *addr << " purged\n";
+    }
     return 0;
   }
   if (user_quota->parsed()) {

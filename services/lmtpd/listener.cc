@@ -26,9 +26,16 @@ Result<void> Listeners::ListenTcp(const std::string& host, uint16_t port) {
 }
 
 Result<void> Listeners::ListenUnix(const std::string& path) {
-  ::unlink(path.c_str());  // a stale socket from a killed process
   asio::error_code ec;
   asio::local::stream_protocol::endpoint ep(path);
+  {
+    // A socket left by a killed process is removed; one a live server answers on is not.
+    asio::local::stream_protocol::socket probe(ctx_.runtime.io());
+    probe.connect(ep, ec);
+    if (!ec) return Fail(ErrorKind::kUnavailable, "unix:" + path + " is in use by another process");
+    ::unlink(path.c_str());
+    ec.clear();
+  }
   unix_.open(ep.protocol(), ec);
   if (!ec) unix_.bind(ep, ec);
   if (!ec) unix_.listen(asio::socket_base::max_listen_connections, ec);
@@ -55,6 +62,9 @@ asio::awaitable<void> Listeners::AcceptTcp() {
     if (ec) {
       if (!tcp_.is_open()) co_return;
       log::Warn("accept failed", {{"error", ec.message()}});
+      // e.g. EMFILE: back off instead of spinning.
+      asio::steady_timer pause(io, std::chrono::milliseconds(100));
+      co_await pause.async_wait(kNoThrow);
       continue;
     }
     asio::error_code pe;
@@ -73,6 +83,8 @@ asio::awaitable<void> Listeners::AcceptUnix() {
     auto [ec] = co_await unix_.async_accept(sock, kNoThrow);
     if (ec) {
       if (!unix_.is_open()) co_return;
+      asio::steady_timer pause(io, std::chrono::milliseconds(100));
+      co_await pause.async_wait(kNoThrow);
       continue;
     }
     asio::co_spawn(strand, RunSession(ctx_, std::move(sock), std::string("unix")), asio::detached);

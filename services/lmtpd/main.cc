@@ -50,6 +50,7 @@ int main(int argc, char** argv, char** envp) {
     return 2;
   }
   log::Init("columba-lmtpd", *log::ParseLevel(common.log_level));
+  for (const auto& w : r.warnings()) log::Warn("config", {{"warning", w}});
 
   auto blobs = storage::MakeBlobStore(scfg);
   if (!blobs) {

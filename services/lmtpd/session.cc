@@ -42,7 +42,10 @@ class Session {
     while (!quit_) {
       ArmIdleTimer();
       net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_command_line);
-      if (line.eof) break;
+      if (line.eof) {
+        if (timed_out_) co_await Reply(421, "4.4.2", ctx_.cfg.hostname + " idle timeout, closing connection");
+        break;
+      }
       if (line.too_long) {
         Count("line_too_long");
         if (!co_await Error(500, "5.5.2", "Line too long")) break;
@@ -76,9 +79,10 @@ class Session {
     idle_.expires_after(ctx_.cfg.idle_timeout);
     idle_.async_wait([this](asio::error_code ec) {
       if (ec) return;
+      // Abort the pending read; the dialogue then answers 421 and closes.
       timed_out_ = true;
       asio::error_code ignored;
-      sock_.close(ignored);
+      sock_.cancel(ignored);
     });
   }
 
@@ -149,7 +153,9 @@ class Session {
         if (n > ctx_.cfg.max_message_size)
           co_return co_await Reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
       } else if (p.key == "BODY") {
-        if (!p.value || (*p.value != "7BIT" && *p.value != "8BITMIME"))
+        std::string body = p.value.value_or("");
+        for (char& ch : body) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        if (body != "7BIT" && body != "8BITMIME")
           co_return co_await Error(501, "5.5.4", "BODY must be 7BIT or 8BITMIME");
       } else {
         co_return co_await Error(555, "5.5.4", "Unsupported MAIL parameter " + p.key);
@@ -164,6 +170,8 @@ class Session {
     if (!c.params.empty()) co_return co_await Error(555, "5.5.4", "Unsupported RCPT parameter " + c.params[0].key);
     if (recipients_.size() >= ctx_.cfg.max_recipients)
       co_return co_await Reply(452, "4.5.3", "Too many recipients");
+    // LMTP does not offer SMTPUTF8 (RFC 6531): UTF-8 addresses are refused permanently.
+    if (c.path.utf8) co_return co_await Error(553, "5.6.7", "SMTPUTF8 is not supported for this address");
     auto addr = storage::NormalizeAddress(c.path.Address());
     if (!addr) co_return co_await Error(501, "5.1.3", "Bad recipient address syntax");
     // +detail: deliver to the folder named by the detail when it exists.
@@ -179,6 +187,8 @@ class Session {
       }
     }
     auto found = co_await ctx_.delivery.pool.Run([&]() { return ctx_.directory.Lookup(lookup); });
+    if (!found && found.error().kind == ErrorKind::kInvalidInput)
+      co_return co_await Error(550, "5.1.3", "Recipient address is not valid here");
     if (!found) {
       Count("directory");
       log::Warn("directory lookup failed", {{"error", found.error().message}});
@@ -205,6 +215,8 @@ class Session {
       auto st = line.too_long ? data.FeedTooLong(line.bare_lf) : data.Feed(line.text, line.bare_lf);
       if (st == smtp::DataReader::Status::kDone) break;
     }
+    // Storing the copies is bounded by metad.deadline per copy, not by the idle timeout.
+    idle_.cancel();
     auto started = std::chrono::steady_clock::now();
     ctx_.metrics.bytes_total.Increment(static_cast<double>(data.size()));
     std::string reply;
@@ -251,7 +263,9 @@ class Session {
             },
             asio::detached);
       }
-      co_await done.async_wait(kNoThrow);
+      // Copies that finished without suspending have already counted down (the
+      // strand serialises all of this, so the check and the wait cannot race).
+      if (remaining > 0) co_await done.async_wait(kNoThrow);
       next = batch_end;
     }
     std::string out;

@@ -64,6 +64,7 @@ int main(int argc, char** argv, char** envp) {
   }
   net::ServiceRuntime rt("metad");
   log::Init("columba-metad", *log::ParseLevel(cfg.common.log_level));
+  for (const auto& w : reader.warnings()) log::Warn("config", {{"warning", w}});
 
   if (cfg.migrate_on_start) {
     auto m = pg::ApplyMigrations(cfg.postgres_uri);
@@ -76,7 +77,7 @@ int main(int argc, char** argv, char** envp) {
   metad::Metrics metrics(*rt.registry());
   auto pool = std::make_shared<pg::ConnectionPool>(cfg.postgres_uri, cfg.db_connections);
   auto store = std::make_shared<pg::PgStore>(pool);
-  metad::WatchHub hub(cfg.postgres_uri);
+  metad::WatchHub hub(cfg.postgres_uri, &metrics.notices);
   hub.Start();
   metad::MetadataService service(store, hub, cfg.db_connections, cfg.max_queue, metrics);
 
@@ -100,7 +101,6 @@ int main(int argc, char** argv, char** envp) {
       bool ok = store->Ping().has_value();
       pg_ok = ok;
       metrics.pg_up.Set(ok ? 1 : 0);
-      metrics.watchers.Set(static_cast<double>(hub.subscribers()));
       for (int i = 0; i < 20 && !stop_probe; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });

@@ -71,7 +71,7 @@ bool MetadataService::Submit(std::function<void()> fn) {
   metrics_.queue.Set(static_cast<double>(pending_.load()));
   asio::post(pool_, [this, fn = std::move(fn)] {
     fn();
-    pending_.fetch_sub(1);
+    metrics_.queue.Set(static_cast<double>(pending_.fetch_sub(1) - 1));
   });
   return true;
 }
@@ -148,10 +148,15 @@ class FetchReactor : public grpc::ServerWriteReactor<v1::FetchResponse> {
   void NextPage() {
     bool ok = svc_.Submit([this] {
       auto r = svc_.store().FetchPage(req_, after_);
-      svc_.metrics().rpcs.Add({{"method", "Fetch"}, {"code", r ? "OK" : "ERROR"}}).Increment();
-      if (!r) return Finish(ToStatus(r.error()));
+      if (!r) {
+        auto st = ToStatus(r.error());
+        svc_.metrics().rpcs.Add({{"method", "Fetch"}, {"code", CodeName(st.error_code())}}).Increment();
+        return Finish(st);
+      }
       page_ = std::move(*r);
       int n = page_.messages_size();
+      if (n == 0 || static_cast<uint32_t>(n) < page_size_)
+        svc_.metrics().rpcs.Add({{"method", "Fetch"}, {"code", "OK"}}).Increment();  // once per stream
       if (n == 0) return Finish(grpc::Status::OK);
       after_ = page_.messages(n - 1).uid();
       last_ = static_cast<uint32_t>(n) < page_size_;
@@ -201,7 +206,15 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::MailboxChange>, public 
         return;
       }
     }
-    if (queue_.size() >= 1024) return;  // a stuck client: bounded memory; it resyncs on reconnect
+    if (queue_.size() >= 1024) {
+      // A client that stopped reading: keep memory bounded by collapsing what is
+      // queued into one "resync everything" change (mailbox_id 0).
+      while (queue_.size() > 1) queue_.pop_back();
+      v1::MailboxChange resync;
+      resync.set_mailbox_list_changed(true);
+      queue_.push_back(std::move(resync));
+      return;
+    }
     v1::MailboxChange c;
     c.set_mailbox_id(n.mailbox_id);
     c.set_highestmodseq(n.highestmodseq);

@@ -23,7 +23,8 @@ class Receiver : public pqxx::notification_receiver {
 };
 }  // namespace
 
-WatchHub::WatchHub(std::string pg_uri) : uri_(std::move(pg_uri)) {}
+WatchHub::WatchHub(std::string pg_uri, prometheus::Counter* notices)
+    : uri_(std::move(pg_uri)), notice_counter_(notices) {}
 WatchHub::~WatchHub() { Stop(); }
 
 void WatchHub::Start() { thread_ = std::thread([this] { Loop(); }); }
@@ -55,25 +56,24 @@ size_t WatchHub::subscribers() const {
 
 void WatchHub::Dispatch(const pg::ChangeNotice& n) {
   ++notices_;
+  if (notice_counter_) notice_counter_->Increment();
   std::lock_guard lk(mu_);
   auto [a, b] = sinks_.equal_range(n.account_id);
   for (auto it = a; it != b; ++it) it->second->Push(n);
 }
 
 void WatchHub::Loop() {
-  bool was_listening = false;
   while (!stop_) {
     try {
       pqxx::connection conn(uri_);
       Receiver receiver(conn, *this);
       conn.get_notifs();
       listening_ = true;
-      if (was_listening) {
-        // Notices may have been lost while disconnected: tell everyone to resync.
+      {
+        // Notices may have been missed before this LISTEN: tell every stream to resync.
         std::lock_guard lk(mu_);
         for (auto& [account, sink] : sinks_) sink->Push(pg::ChangeNotice{account, 0, 0, 0, true});
       }
-      was_listening = true;
       while (!stop_) conn.await_notification(0, 200'000);
     } catch (const std::exception& e) {
       if (listening_.exchange(false)) log::Warn("watch: LISTEN connection lost", {{"error", e.what()}});

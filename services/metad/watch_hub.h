@@ -3,8 +3,8 @@
 // One thread per metad holds a dedicated connection that LISTENs on
 // `columba_changes`; every committed change by any metad replica arrives here
 // and is handed to the Watch streams subscribed to that account. If the LISTEN
-// connection drops, notices may have been missed, so after reconnecting every
-// stream gets a "resync" change (mailbox_id 0, mailbox_list_changed) and clients
+// connection is (re)established, notices may have been missed, so every stream
+// then gets a "resync" change (mailbox_id 0, mailbox_list_changed) and clients
 // re-read their state with Changes. It never blocks on a slow stream: streams
 // coalesce queued changes per mailbox.
 #pragma once
@@ -16,6 +16,8 @@
 #include <set>
 #include <string>
 #include <thread>
+
+#include <prometheus/counter.h>
 
 #include "storage/postgres/pg_store.h"
 
@@ -29,7 +31,8 @@ class WatchSink {
 
 class WatchHub {
  public:
-  explicit WatchHub(std::string pg_uri);
+  // notices: incremented for every change notice received (may be null).
+  WatchHub(std::string pg_uri, prometheus::Counter* notices);
   ~WatchHub();
   void Start();
   void Stop();
@@ -51,6 +54,7 @@ class WatchHub {
   std::atomic<bool> stop_{false};
   std::atomic<bool> listening_{false};
   std::atomic<uint64_t> notices_{0};
+  prometheus::Counter* notice_counter_;
   std::thread thread_;
 };
 

@@ -598,8 +598,8 @@ Result<v1::AppendResponse> PgStore::Append(const v1::AppendRequest& r) {
   std::string target;
   if (r.target_case() == v1::AppendRequest::kMailboxName) {
     auto n = CanonicalMailboxName(r.mailbox_name());
-    if (!n) return tl::unexpected(n.error());
-    target = *n;
+    if (!n && !r.fallback_to_inbox()) return tl::unexpected(n.error());
+    target = n ? *n : "INBOX";  // e.g. LMTP "+a//b": not a mailbox name, so INBOX
   }
   std::string parsed;
   r.parsed().SerializeToString(&parsed);

@@ -175,6 +175,22 @@ class LmtpDelivery(unittest.TestCase):
         c.send("RSET\r\nNOOP\r\nVRFY x\r\nQUIT\r\n")
         self.assertEqual([c.reply()[0] for _ in range(4)], [250, 250, 252, 221])
 
+    def test_utf8_recipient_and_odd_details(self):
+        user = self.stack.add_user("odd")
+        local, domain = user.split("@")
+        c = self.client()
+        c.send("LHLO x\r\nMAIL FROM:<a@example.org> BODY=8bitmime\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(2)], [250, 250])
+        c.send(f"RCPT TO:<j\u00fcrgen@{domain}>\r\n".encode())
+        code, lines = c.reply()
+        self.assertEqual(code, 553, lines)  # permanent, not a retry loop
+        # "+a//b" is no mailbox name: the copy goes to INBOX instead of being refused.
+        c.send(f"RCPT TO:<{local}+a//b@{domain}>\r\nDATA\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(2)], [250, 354])
+        c.send(dot_stuff(b"Subject: odd detail\r\n\r\nx\r\n"))
+        self.assertEqual(c.reply()[0], 250)
+        self.assertEqual([m["subject"] for m in self.stack.messages(user)], ["odd detail"])
+
     def test_unix_socket(self):
         user = self.stack.add_user("unixsock")
         c = LmtpClient(unix=self.lmtpd.unix_socket)
@@ -246,6 +262,30 @@ class LmtpDependencyFailures(unittest.TestCase):
         self.assertEqual(c.reply()[0], 221)
         self.assertEqual(lmtpd.proc.wait(timeout=15), 0)
         self.assertEqual([m["subject"] for m in self.stack.messages(user)], ["during drain"])
+
+    def test_idle_timeout_answers_421(self):
+        self.stack.start_metad()
+        lmtpd = self.stack.start_lmtpd(lmtp__idle_timeout="1s")
+        c = LmtpClient(lmtpd.port)
+        c.reply()
+        c.send("LHLO x\r\n")
+        c.reply()
+        code, lines = c.reply()  # nothing sent for a second
+        self.assertEqual(code, 421, lines)
+        self.assertIn("4.4.2", lines[0])
+
+    def test_purge_deletes_the_mailstore(self):
+        self.stack.start_metad()
+        lmtpd = self.stack.start_lmtpd()
+        user = self.stack.add_user("gone")
+        import smtplib as _s
+        with _s.LMTP("127.0.0.1", lmtpd.port) as s:
+            s.sendmail("a@example.org", [user], b"Subject: bye\r\n\r\nx\r\n")
+        self.assertEqual(len(self.stack.messages(user)), 1)
+        out = self.stack.ctl("user", "del", user, "--purge")
+        self.assertIn("purged", out)
+        self.assertEqual(self.stack.messages(user), [])
+        self.assertIn(b"no such user", self.stack.ctl("user", "show", user, check=False).stderr)
 
     def test_bad_config_refuses_to_start_naming_the_key(self):
         self.stack.start_metad()
