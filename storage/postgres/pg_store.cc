@@ -603,52 +603,53 @@ Result<v1::AppendResponse> PgStore::Append(const v1::AppendRequest& r) {
   }
   std::string parsed;
   r.parsed().SerializeToString(&parsed);
-  return InTransaction<v1::AppendResponse>("append", [&](work& w) -> Result<v1::AppendResponse> {
-    uint64_t mailbox_id = r.mailbox_id();
-    if (r.target_case() == v1::AppendRequest::kMailboxName) {
-      auto id = MailboxIdByName(w, r.account_id(), target);
-      if (!id && id.error().kind == ErrorKind::kNotFound && r.fallback_to_inbox())
-        id = MailboxIdByName(w, r.account_id(), "INBOX");
-      if (!id) return tl::unexpected(id.error());
-      mailbox_id = *id;
+  const auto& p = r.parsed();
+  // One statement, its own transaction (migration v2, columba_append): quota and
+  // UID/MODSEQ under the account and mailbox row locks, NOTIFY on commit. A
+  // refusal raises inside the function, so nothing of it is committed.
+  auto lease = pool_->Acquire();
+  auto conn = lease.Get();
+  if (!conn) return tl::unexpected(conn.error());
+  for (int attempt = 0;; ++attempt) {
+    try {
+      (*conn)->prepare("columba_append",
+                       "SELECT mailbox_id, uid, modseq, uidvalidity, name FROM columba_append("
+                       "$1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)");
+      pqxx::nontransaction n(**conn);
+      auto res = n.exec_prepared(
+          "columba_append", r.account_id(), r.target_case() == v1::AppendRequest::kMailboxId ? r.mailbox_id() : 0,
+          target, r.fallback_to_inbox(), static_cast<int64_t>(r.size()), static_cast<int>(r.flags() & 31),
+          ArrayLiteral(*keywords), r.internal_date_unix(), r.blob_id(), pqxx::binarystring(parsed), p.subject(),
+          p.from(), p.to(), p.cc(), p.bcc(), p.message_id(), p.sent_unix(), SearchableText(p.headers()),
+          p.body_text());
+      v1::AppendResponse resp;
+      resp.set_mailbox_id(res[0][0].as<uint64_t>());
+      resp.set_uid(res[0][1].as<uint32_t>());
+      resp.set_modseq(res[0][2].as<uint64_t>());
+      resp.set_uidvalidity(res[0][3].as<uint32_t>());
+      resp.set_mailbox_name(res[0][4].as<std::string>());
+      return resp;
+    } catch (const pqxx::in_doubt_error& e) {
+      lease.Discard();
+      return Fail(ErrorKind::kUnavailable, "append: commit outcome unknown");
+    } catch (const pqxx::broken_connection& e) {
+      lease.Discard();
+      return Fail(ErrorKind::kUnavailable, "append: postgres connection lost");
+    } catch (const pqxx::sql_error& e) {
+      std::string state = e.sqlstate();
+      if (state == "CBN01") return Fail(ErrorKind::kNotFound, "no such account");
+      if (state == "CBN02") return Fail(ErrorKind::kNotFound, "no such mailbox");
+      if (state == "CBQ01") return Fail(ErrorKind::kQuotaExceeded, "mailbox quota exceeded");
+      if (state == "CBL01") return Fail(ErrorKind::kLimitExceeded, "mailbox UID space exhausted");
+      if ((state == "40001" || state == "40P01") && attempt < 5) continue;  // serialization / deadlock
+      if (!(*conn)->is_open()) lease.Discard();
+      return Fail(state.rfind("08", 0) == 0 ? ErrorKind::kUnavailable : ErrorKind::kInternal,
+                  std::string("append: ") + e.what());
+    } catch (const std::exception& e) {
+      lease.Discard();
+      return Fail(ErrorKind::kInternal, std::string("append: ") + e.what());
     }
-    // Quota: counted and checked under the account row lock, so concurrent
-    // appends can never overshoot together.
-    auto acc = w.exec_params(
-        "UPDATE accounts SET storage_used = storage_used + $2, message_used = message_used + 1"
-        " WHERE account_id = $1 RETURNING storage_limit, message_limit, storage_used, message_used",
-        r.account_id(), static_cast<int64_t>(r.size()));
-    if (acc.empty()) return Fail(ErrorKind::kNotFound, "no such account");
-    int64_t slimit = acc[0][0].as<int64_t>(), mlimit = acc[0][1].as<int64_t>();
-    if ((slimit > 0 && acc[0][2].as<int64_t>() > slimit) || (mlimit > 0 && acc[0][3].as<int64_t>() > mlimit))
-      return Fail(ErrorKind::kQuotaExceeded, "mailbox quota exceeded");
-    auto mb = w.exec_params(
-        "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
-        " WHERE account_id = $1 AND mailbox_id = $2 RETURNING uidnext - 1, highestmodseq, uidvalidity, name",
-        r.account_id(), mailbox_id);
-    if (mb.empty()) return Fail(ErrorKind::kNotFound, "no such mailbox");
-    uint64_t uid = mb[0][0].as<uint64_t>();
-    if (uid > UINT32_MAX) return Fail(ErrorKind::kLimitExceeded, "mailbox UID space exhausted");
-    uint64_t modseq = mb[0][1].as<uint64_t>();
-    const auto& p = r.parsed();
-    w.exec_params(
-        "INSERT INTO messages (account_id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id,"
-        " email_id, parsed, subject, from_text, to_text, cc_text, bcc_text, message_id, sent_at, headers, body_text)"
-        " VALUES ($1, $2, $3, $4, $5, $6::text[], CASE WHEN $7::bigint = 0 THEN now() ELSE to_timestamp($7::bigint) END,"
-        " $8, $9, nextval('email_id_seq'), $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-        r.account_id(), mailbox_id, uid, modseq, static_cast<int>(r.flags() & 31), ArrayLiteral(*keywords),
-        r.internal_date_unix(), static_cast<int64_t>(r.size()), r.blob_id(), pqxx::binarystring(parsed),
-        p.subject(), p.from(), p.to(), p.cc(), p.bcc(), p.message_id(), p.sent_unix(),
-        SearchableText(p.headers()), p.body_text());
-    Notify(w, {r.account_id(), mailbox_id, modseq, static_cast<uint32_t>(uid + 1), false});
-    v1::AppendResponse resp;
-    resp.set_mailbox_id(mailbox_id);
-    resp.set_uidvalidity(mb[0][2].as<uint32_t>());
-    resp.set_uid(static_cast<uint32_t>(uid));
-    resp.set_modseq(modseq);
-    resp.set_mailbox_name(mb[0][3].as<std::string>());
-    return resp;
-  });
+  }
 }
 
 Result<v1::FetchResponse> PgStore::FetchPage(const v1::FetchRequest& r, uint32_t after_uid) {
