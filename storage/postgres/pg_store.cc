@@ -248,6 +248,7 @@ v1::MessageMeta MessageFromRow(const pqxx::row& row, bool with_parsed) {
   if (with_parsed && !row[8].is_null()) {
     pqxx::binarystring b(row[8]);
     m.mutable_parsed()->ParseFromArray(b.data(), static_cast<int>(b.size()));
+    m.mutable_parsed()->set_body_text(row[9].as<std::string>());  // stored once, in its column
   }
   return m;
 }
@@ -601,8 +602,12 @@ Result<v1::AppendResponse> PgStore::Append(const v1::AppendRequest& r) {
     if (!n && !r.fallback_to_inbox()) return tl::unexpected(n.error());
     target = n ? *n : "INBOX";  // e.g. LMTP "+a//b": not a mailbox name, so INBOX
   }
+  // body_text is kept once, in its own column (SEARCH reads it there); the
+  // serialized ParsedFields omit it and FETCH puts it back (MessageFromRow).
+  v1::ParsedFields stored = r.parsed();
+  stored.clear_body_text();
   std::string parsed;
-  r.parsed().SerializeToString(&parsed);
+  stored.SerializeToString(&parsed);
   const auto& p = r.parsed();
   // One statement, its own transaction (migration v2, columba_append): quota and
   // UID/MODSEQ under the account and mailbox row locks, NOTIFY on commit. A
@@ -661,7 +666,7 @@ Result<v1::FetchResponse> PgStore::FetchPage(const v1::FetchRequest& r, uint32_t
         w.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND mailbox_id = $2", r.account_id(), r.mailbox_id())
             .empty())
       return Fail(ErrorKind::kNotFound, "no such mailbox");
-    std::string sql = std::string("SELECT ") + kMessageCols + (r.with_parsed() ? ", parsed" : "") +
+    std::string sql = std::string("SELECT ") + kMessageCols + (r.with_parsed() ? ", parsed, body_text" : "") +
                       " FROM messages WHERE account_id = $1 AND mailbox_id = $2 AND uid > $3 AND " + *cond +
                       (r.changed_since() ? " AND modseq > $5" : " AND $5::bigint = $5::bigint") +
                       " ORDER BY uid LIMIT $4";
