@@ -83,6 +83,9 @@ int main(int argc, char** argv, char** envp) {
 
   grpc::ServerBuilder builder;
   int bound_port = 0;
+  // A port already taken (say by a stale metad) must be an error, not a silent
+  // share of the traffic: gRPC enables SO_REUSEPORT unless told not to.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(64 << 20);
@@ -114,6 +117,9 @@ int main(int argc, char** argv, char** envp) {
   auto drain_timeout = cfg.common.drain_timeout;
   rt.OnDrain([&] {
     rt.SessionStarted();
+    // Watch streams never end on their own: end them now (clients reconnect to
+    // another replica and resync) so drain waits only for unary calls.
+    hub.CloseAll();
     shutdown_thread = std::thread([&, drain_timeout] {
       server->Shutdown(std::chrono::system_clock::now() + drain_timeout);
       rt.SessionEnded();
@@ -121,7 +127,14 @@ int main(int argc, char** argv, char** envp) {
   });
   log::Info("listening", {{"grpc", cfg.listen}, {"metrics", cfg.common.metrics_listen}});
   int rc = rt.Run(cfg.common);
-  if (shutdown_thread.joinable()) shutdown_thread.join();
+  if (shutdown_thread.joinable()) {
+    shutdown_thread.join();
+  } else {
+    // Fixed in metad_test (MetricsPortInUseExitsOneAtOnce): when Run fails before
+    // any drain (e.g. metrics port in use, rc 1) nobody shut the server down, so
+    // Wait() below blocked forever and metad hung instead of exiting 1.
+    server->Shutdown(std::chrono::system_clock::now());
+  }
   server->Wait();
   stop_probe = true;
   probe.join();

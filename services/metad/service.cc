@@ -231,6 +231,11 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::MailboxChange>, public 
   void OnWriteDone(bool ok) override {
     std::lock_guard lk(mu_);
     if (!queue_.empty()) queue_.pop_front();
+    if (finished_pending_) {
+      writing_ = false;
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "metad is shutting down"));
+      return;
+    }
     if (!ok || finished_) {
       writing_ = false;
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream closed"));
@@ -247,6 +252,15 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::MailboxChange>, public 
   void OnCancel() override {
     std::lock_guard lk(mu_);
     FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void Close() override {
+    std::lock_guard lk(mu_);
+    if (writing_) {
+      finished_pending_ = true;  // OnWriteDone finishes once the write in flight completes
+      return;
+    }
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "metad is shutting down"));
   }
 
   void OnDone() override {
@@ -269,6 +283,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::MailboxChange>, public 
   v1::MailboxChange current_;
   bool writing_ = false;
   bool finished_ = false;
+  bool finished_pending_ = false;
 };
 
 }  // namespace

@@ -49,6 +49,11 @@ void WatchHub::Unsubscribe(uint64_t account_id, WatchSink* sink) {
     }
 }
 
+void WatchHub::CloseAll() {
+  std::lock_guard lk(mu_);
+  for (auto& [account, sink] : sinks_) sink->Close();
+}
+
 size_t WatchHub::subscribers() const {
   std::lock_guard lk(mu_);
   return sinks_.size();

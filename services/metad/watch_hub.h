@@ -27,6 +27,8 @@ class WatchSink {
  public:
   virtual ~WatchSink() = default;
   virtual void Push(const pg::ChangeNotice& n) = 0;
+  // Ends the stream (drain): the client sees UNAVAILABLE and reconnects elsewhere.
+  virtual void Close() = 0;
 };
 
 class WatchHub {
@@ -39,6 +41,8 @@ class WatchHub {
 
   void Subscribe(uint64_t account_id, WatchSink* sink);
   void Unsubscribe(uint64_t account_id, WatchSink* sink);
+  // Closes every stream (drain).
+  void CloseAll();
   bool listening() const { return listening_.load(); }
   size_t subscribers() const;
   uint64_t notices() const { return notices_.load(); }

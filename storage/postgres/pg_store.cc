@@ -592,7 +592,15 @@ Result<v1::SubscribeResponse> PgStore::Subscribe(const v1::SubscribeRequest& r) 
 // ------------------------------------------------------------ messages
 
 Result<v1::AppendResponse> PgStore::Append(const v1::AppendRequest& r) {
-  if (r.blob_id().size() != 64) return Fail(ErrorKind::kInvalidInput, "blob_id must be a SHA-256 hex id");
+  // The whole id is checked, as storage::IsValidBlobId does (64 lowercase hex
+  // digits). Fixed in metad_test (ErrorsMapToGrpcCodesOverTheWire): only the length
+  // was checked, so e.g. an upper-case id was stored; the blob store refuses such an
+  // id (the message can never be read), and the planned blob GC, matching ids
+  // bytewise through messages_by_blob, would take the real blob for unreferenced.
+  if (r.blob_id().size() != 64 ||
+      !std::all_of(r.blob_id().begin(), r.blob_id().end(),
+                   [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }))
+    return Fail(ErrorKind::kInvalidInput, "blob_id must be a SHA-256 hex id (64 lowercase hex digits)");
   if (r.size() > INT64_MAX) return Fail(ErrorKind::kInvalidInput, "size out of range");
   auto keywords = CheckKeywords(r.keywords());
   if (!keywords) return tl::unexpected(keywords.error());
