@@ -10,6 +10,7 @@ import smtplib
 import socket
 import time
 import unittest
+import urllib.error
 
 from pylib.stack import LmtpClient, Stack, dot_stuff
 
@@ -262,6 +263,31 @@ class LmtpDependencyFailures(unittest.TestCase):
         self.assertEqual(c.reply()[0], 221)
         self.assertEqual(lmtpd.proc.wait(timeout=15), 0)
         self.assertEqual([m["subject"] for m in self.stack.messages(user)], ["during drain"])
+
+    def test_directory_down_is_not_ready_and_rcpt_gets_451(self):
+        self.stack.start_metad()
+        dead = "ldap://127.0.0.1:1"
+        lmtpd = self.stack.start_lmtpd(wait=False, ldap__uris=dead, ldap__write_uri=dead, ldap__timeout="500ms")
+        deadline = time.time() + 15
+        body = ""
+        while time.time() < deadline:
+            try:
+                lmtpd.http("/readyz")
+            except urllib.error.HTTPError as e:
+                body = e.read().decode()
+                if "directory unreachable" in body:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.assertIn("directory unreachable", body)
+        c = LmtpClient(lmtpd.port)
+        c.reply()
+        c.send(f"LHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<u@{self.stack.domain}>\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(2)], [250, 250])
+        code, lines = c.reply()
+        self.assertEqual(code, 451, lines)
+        self.assertIn("4.3.0", lines[0])
 
     def test_idle_timeout_answers_421(self):
         self.stack.start_metad()
