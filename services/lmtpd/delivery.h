@@ -4,8 +4,10 @@
 // Return-Path + Delivered-To + the message to the blob store and fsync it; (2)
 // call metad Append, which commits the metadata transaction (quota checked under
 // lock). Only when both succeeded is the result kDelivered. Any failure before
-// that leaves at worst an unreferenced blob (garbage-collected), never a
-// half-visible message. MIME is parsed once per message (PreparedMessage), not
+// that leaves at worst an unreferenced blob (to be garbage-collected; blob GC is
+// not written yet), never a half-visible message. A copy that would exceed the
+// quota by the last known usage is checked with metad first and refused before
+// its blob is written, so over-quota mail normally stores nothing at all. MIME is parsed once per message (PreparedMessage), not
 // once per recipient.
 #pragma once
 
@@ -47,16 +49,26 @@ struct DeliveryResult {
 };
 
 // Caches account ids from EnsureAccount for a short time (quota changes in the
-// directory reach metad within the TTL).
+// directory reach metad within the TTL), with the quota usage metad last
+// reported. The usage is only a hint to refuse likely over-quota copies before
+// their blob is written; metad's check at commit stays the authority.
 class AccountCache {
  public:
+  struct Known {
+    uint64_t id;
+    v1::Quota quota;  // limits and usage as last reported by metad
+  };
   explicit AccountCache(std::chrono::milliseconds ttl) : ttl_(ttl) {}
-  std::optional<uint64_t> Get(const std::string& address, uint64_t storage_limit, uint64_t message_limit);
-  void Put(const std::string& address, uint64_t storage_limit, uint64_t message_limit, uint64_t id);
+  std::optional<Known> Get(const std::string& address, uint64_t storage_limit, uint64_t message_limit);
+  void Put(const std::string& address, uint64_t storage_limit, uint64_t message_limit, uint64_t id,
+           const v1::Quota& quota);
+  // Records usage after an append (or a fresh GetQuota), if the entry is cached.
+  void UpdateQuota(const std::string& address, const v1::Quota& quota);
 
  private:
   struct Entry {
     uint64_t id, storage_limit, message_limit;
+    v1::Quota quota;
     std::chrono::steady_clock::time_point expires;
   };
   std::chrono::milliseconds ttl_;

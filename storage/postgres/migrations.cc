@@ -161,10 +161,69 @@ ALTER TABLE messages
   ALTER COLUMN parsed SET COMPRESSION lz4;
 )sql";
 
+// v4: columba_append also returns the account's quota limits and usage after
+// the append, so front-ends can refuse an over-quota copy before writing its
+// blob next time (nothing stored, not even an orphan blob) without an extra
+// round trip per delivery. Same body as v2 otherwise.
+const char* kV4 = R"sql(
+DROP FUNCTION columba_append(bigint, bigint, text, boolean, bigint, integer, text[], bigint, text, bytea,
+    text, text, text, text, text, text, bigint, text, text);
+CREATE FUNCTION columba_append(
+    p_account bigint, p_mailbox bigint, p_name text, p_fallback boolean, p_size bigint,
+    p_flags integer, p_keywords text[], p_internal_date bigint, p_blob text, p_parsed bytea,
+    p_subject text, p_from text, p_to text, p_cc text, p_bcc text, p_message_id text,
+    p_sent_at bigint, p_headers text, p_body_text text,
+    OUT mailbox_id bigint, OUT uid bigint, OUT modseq bigint, OUT uidvalidity bigint, OUT name text,
+    OUT storage_limit bigint, OUT message_limit bigint, OUT storage_used bigint, OUT message_used bigint)
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF p_mailbox <> 0 THEN
+    SELECT m.mailbox_id INTO mailbox_id FROM mailboxes m WHERE m.account_id = p_account AND m.mailbox_id = p_mailbox;
+  ELSE
+    SELECT m.mailbox_id INTO mailbox_id FROM mailboxes m WHERE m.account_id = p_account AND m.name = p_name;
+    IF mailbox_id IS NULL AND p_fallback THEN
+      SELECT m.mailbox_id INTO mailbox_id FROM mailboxes m WHERE m.account_id = p_account AND m.name = 'INBOX';
+    END IF;
+  END IF;
+  UPDATE accounts a SET storage_used = a.storage_used + p_size, message_used = a.message_used + 1
+    WHERE a.account_id = p_account
+    RETURNING a.storage_limit, a.message_limit, a.storage_used, a.message_used
+    INTO storage_limit, message_limit, storage_used, message_used;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no such account' USING ERRCODE = 'CBN01';
+  END IF;
+  IF mailbox_id IS NULL THEN
+    RAISE EXCEPTION 'no such mailbox' USING ERRCODE = 'CBN02';
+  END IF;
+  IF (storage_limit > 0 AND storage_used > storage_limit) OR (message_limit > 0 AND message_used > message_limit) THEN
+    RAISE EXCEPTION 'mailbox quota exceeded' USING ERRCODE = 'CBQ01';
+  END IF;
+  UPDATE mailboxes m SET uidnext = m.uidnext + 1, highestmodseq = m.highestmodseq + 1
+    WHERE m.account_id = p_account AND m.mailbox_id = columba_append.mailbox_id
+    RETURNING m.uidnext - 1, m.highestmodseq, m.uidvalidity, m.name INTO uid, modseq, uidvalidity, name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no such mailbox' USING ERRCODE = 'CBN02';
+  END IF;
+  IF uid > 4294967295 THEN
+    RAISE EXCEPTION 'mailbox UID space exhausted' USING ERRCODE = 'CBL01';
+  END IF;
+  INSERT INTO messages (account_id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id,
+      email_id, parsed, subject, from_text, to_text, cc_text, bcc_text, message_id, sent_at, headers, body_text)
+    VALUES (p_account, columba_append.mailbox_id, uid, modseq, p_flags, p_keywords,
+      CASE WHEN p_internal_date = 0 THEN now() ELSE to_timestamp(p_internal_date) END,
+      p_size, p_blob, nextval('email_id_seq'), p_parsed, p_subject, p_from, p_to, p_cc, p_bcc,
+      p_message_id, p_sent_at, p_headers, p_body_text);
+  PERFORM pg_notify('columba_changes',
+      p_account || ':' || columba_append.mailbox_id || ':' || modseq || ':' || (uid + 1) || ':0');
+END
+$fn$;
+)sql";
+
 const std::vector<Migration> kMigrations = {
     {1, "mailstore", kV1},
     {2, "append function", kV2},
     {3, "lz4 for large columns", kV3},
+    {4, "append returns quota", kV4},
 };
 
 // Any constant works; it only has to be the same in every process.

@@ -626,7 +626,8 @@ Result<v1::AppendResponse> PgStore::Append(const v1::AppendRequest& r) {
   for (int attempt = 0;; ++attempt) {
     try {
       (*conn)->prepare("columba_append",
-                       "SELECT mailbox_id, uid, modseq, uidvalidity, name FROM columba_append("
+                       "SELECT mailbox_id, uid, modseq, uidvalidity, name, storage_limit, message_limit,"
+                       " storage_used, message_used FROM columba_append("
                        "$1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)");
       pqxx::nontransaction n(**conn);
       auto res = n.exec_prepared(
@@ -641,6 +642,11 @@ Result<v1::AppendResponse> PgStore::Append(const v1::AppendRequest& r) {
       resp.set_modseq(res[0][2].as<uint64_t>());
       resp.set_uidvalidity(res[0][3].as<uint32_t>());
       resp.set_mailbox_name(res[0][4].as<std::string>());
+      auto* q = resp.mutable_quota();
+      q->set_storage_limit(res[0][5].as<uint64_t>());
+      q->set_message_limit(res[0][6].as<uint64_t>());
+      q->set_storage_used(res[0][7].as<uint64_t>());
+      q->set_message_used(res[0][8].as<uint64_t>());
       return resp;
     } catch (const pqxx::in_doubt_error& e) {
       lease.Discard();

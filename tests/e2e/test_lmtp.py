@@ -81,6 +81,12 @@ class LmtpDelivery(unittest.TestCase):
         c.send("QUIT\r\n")
         self.assertEqual(c.reply()[0], 221)
         self.assertEqual(self.stack.messages(self.small), [], "over-quota copy must not be stored")
+        # Not even as an orphan blob: lmtpd refuses it before writing the bytes.
+        marker = b"Delivered-To: " + self.small.encode()
+        for dirpath, _, files in os.walk(self.stack.blob_root):
+            for name in files:
+                with open(os.path.join(dirpath, name), "rb") as f:
+                    self.assertNotIn(marker, f.read(4096), f"orphan blob {name} for the over-quota copy")
         stored = [m for m in self.stack.messages(self.good) if m["subject"] == "hello from the test"]
         self.assertEqual(len(stored), 1)
 
