@@ -15,10 +15,18 @@ ETC=$STATE/etc
 RUN=$STATE/run
 LOG=$STATE/log
 
+# The fixed ports above are the contract; the suite's own smoke test of these
+# scripts (tests/e2e/test_local_stack.py) moves them with these variables so it
+# can run beside a developer's stack. Nobody else should need them.
+LMTP_PORT=${COLUMBA_LOCAL_LMTP_PORT:-2424}
+METAD_PORT=${COLUMBA_LOCAL_METAD_PORT:-27100}
+METAD_HTTP=${COLUMBA_LOCAL_METAD_HTTP_PORT:-29100}
+LMTPD_HTTP=${COLUMBA_LOCAL_LMTPD_HTTP_PORT:-29124}
+
 # SERVICES: name, binary, metrics port (health endpoint). Order = start order.
 SERVICES=(
-  "metad:metad/columba-metad:29100"
-  "lmtpd:lmtpd/columba-lmtpd:29124"
+  "metad:metad/columba-metad:$METAD_HTTP"
+  "lmtpd:lmtpd/columba-lmtpd:$LMTPD_HTTP"
 )
 
 svc_pid() { # NAME -> pid of a live process of that service, or nothing

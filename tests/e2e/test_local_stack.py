@@ -1,0 +1,98 @@
+"""test_local_stack.py - the README's quick start, as a user runs it.
+
+deploy/local/up on an empty state directory, `deploy/local/ctl user add`, an
+LMTP delivery that is then visible through `ctl message list`, a second `up`
+that is a no-op, `up` restarting a service killed with SIGKILL, and
+deploy/local/down stopping every process it started. The stack runs on free
+ports (COLUMBA_LOCAL_*_PORT, COLUMBA_PG_PORT, ...) and its own COLUMBA_STATE, so
+it does not collide with a developer's stack on the fixed ports.
+"""
+import os
+import shutil
+import signal
+import smtplib
+import subprocess
+import tempfile
+import unittest
+
+from pylib.stack import free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split()[2] != "Z"
+
+
+class LocalStack(unittest.TestCase):
+    def setUp(self):
+        self.state = tempfile.mkdtemp(prefix="columba-localstack-")
+        self.env = dict(os.environ)
+        build = os.environ.get("COLUMBA_BUILD_DIR")
+        if build:
+            self.env["COLUMBA_BUILD"] = build
+        self.lmtp_port = free_port()
+        self.env.update({
+            "COLUMBA_STATE": os.path.join(self.state, "state"),
+            "COLUMBA_LOCAL_LMTP_PORT": str(self.lmtp_port),
+            "COLUMBA_LOCAL_METAD_PORT": str(free_port()),
+            "COLUMBA_LOCAL_METAD_HTTP_PORT": str(free_port()),
+            "COLUMBA_LOCAL_LMTPD_HTTP_PORT": str(free_port()),
+            "COLUMBA_PG_PORT": str(free_port()),
+            "COLUMBA_REDIS_PORT": str(free_port()),
+            "COLUMBA_LDAP_PROVIDER_PORT": str(free_port()),
+            "COLUMBA_LDAP_CONSUMER_PORT": str(free_port()),
+        })
+
+    def tearDown(self):
+        self.run_script("deploy/local/down", check=False)
+        shutil.rmtree(self.state, ignore_errors=True)
+
+    def run_script(self, *args, check=True):
+        r = subprocess.run([os.path.join(ROOT, args[0]), *args[1:]], env=self.env, capture_output=True,
+                           text=True, timeout=600, stdin=subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            self.fail(f"{' '.join(args)} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def pid(self, name):
+        with open(os.path.join(self.env["COLUMBA_STATE"], "run", f"{name}.pid")) as f:
+            return int(f.read())
+
+    def test_quick_start(self):
+        out = self.run_script("deploy/local/up").stdout
+        self.assertIn("Columba is running", out)
+        self.assertIn("started now: metad lmtpd", out)
+
+        self.assertIn("added", self.run_script("deploy/local/ctl", "user", "add", "x@example.test",
+                                               "--password", "p").stdout)
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port) as s:
+            self.assertEqual(s.sendmail("a@example.org", ["x@example.test"],
+                                        b"Subject: quick start\r\n\r\nhello\r\n"), {})
+        listing = self.run_script("deploy/local/ctl", "message", "list", "x@example.test").stdout
+        self.assertIn("quick start", listing)
+
+        again = self.run_script("deploy/local/up").stdout
+        self.assertIn("nothing (all were running)", again)
+
+        old = self.pid("lmtpd")
+        os.kill(old, signal.SIGKILL)
+        restarted = self.run_script("deploy/local/up").stdout
+        self.assertIn("started now: lmtpd", restarted)
+        self.assertNotEqual(self.pid("lmtpd"), old)
+
+        pids = [self.pid("metad"), self.pid("lmtpd")]
+        self.run_script("deploy/local/down")
+        self.assertFalse(any(alive(p) for p in pids), "down left a service running")
+        infra = self.run_script("deploy/lib/infra", "status", os.path.join(self.env["COLUMBA_STATE"], "infra"),
+                                check=False)
+        self.assertNotIn("running", infra.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
