@@ -20,6 +20,7 @@
 //   recurses, never reads outside the given views.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -57,5 +58,9 @@ std::string UnfoldHeader(std::string_view raw_value);
 // Whitespace between adjacent encoded-words is dropped (RFC 2047 section 6.2);
 // encoded-words in a charset this file does not know stay as they were written.
 std::string DecodeHeaderText(std::string_view raw_value);
+
+// Appends one Unicode code point as UTF-8; NUL, surrogates and values above
+// U+10FFFF become U+FFFD, so the output is always valid UTF-8 without NUL.
+void AppendCodePoint(std::string& out, uint32_t cp);
 
 }  // namespace columba::mail

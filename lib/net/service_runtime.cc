@@ -21,6 +21,20 @@ CommonConfig ReadCommonConfig(ConfigReader& r, const std::string& default_metric
   return c;
 }
 
+std::string ParseConfigFlag(int argc, char** argv, const char* program) {
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      path = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s [--config FILE]\n", program);
+      std::exit(2);
+    }
+  }
+  return path;
+}
+
 ConfigSource LoadConfigOrExit(const std::string& path, char** envp) {
   auto src = ConfigSource::Load(path, envp);
   if (!src) {

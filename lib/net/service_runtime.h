@@ -73,6 +73,10 @@ class ServiceRuntime {
   asio::signal_set signals_;
 };
 
+// The `--config FILE` command line every daemon takes ("" when absent); prints
+// the usage and exits 2 on anything else.
+std::string ParseConfigFlag(int argc, char** argv, const char* program);
+
 // Loads `path` + environment, or exits 2 with the reason on stderr.
 ConfigSource LoadConfigOrExit(const std::string& path, char** envp);
 

@@ -13,15 +13,7 @@
 using namespace columba;
 
 int main(int argc, char** argv, char** envp) {
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) config_path = argv[++i];
-    else {
-      std::cerr << "usage: columba-lmtpd [--config FILE]\n";
-      return 2;
-    }
-  }
+  std::string config_path = net::ParseConfigFlag(argc, argv, "columba-lmtpd");
   auto src = net::LoadConfigOrExit(config_path, envp);
   ConfigReader r(src);
   auto common = net::ReadCommonConfig(r, "127.0.0.1:29124");

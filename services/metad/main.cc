@@ -46,15 +46,7 @@ MetadConfig ReadConfig(ConfigReader& r) {
 }  // namespace
 
 int main(int argc, char** argv, char** envp) {
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) config_path = argv[++i];
-    else {
-      std::cerr << "usage: columba-metad [--config FILE]\n";
-      return 2;
-    }
-  }
+  std::string config_path = net::ParseConfigFlag(argc, argv, "columba-metad");
   auto src = net::LoadConfigOrExit(config_path, envp);
   ConfigReader reader(src);
   MetadConfig cfg = ReadConfig(reader);

@@ -1,4 +1,5 @@
-// address.cc - NormalizeAddress: the one place addresses are canonicalised.
+// address.cc - the one place addresses and domains are canonicalised, for every
+// directory backend alike.
 #include <algorithm>
 #include <cctype>
 
@@ -22,5 +23,48 @@ Result<std::string> NormalizeAddress(std::string_view address) {
   }
   return out;
 }
+
+Result<std::string> NormalizeAsciiAddress(std::string_view address) {
+  auto a = NormalizeAddress(address);
+  if (!a) return a;
+  for (char c : *a)
+    if (static_cast<unsigned char>(c) >= 0x80)
+      return Fail(ErrorKind::kInvalidInput, "address must be ASCII (internationalised addresses are not supported yet)");
+  return a;
+}
+
+Result<std::string> NormalizeDomain(std::string_view domain) {
+  while (!domain.empty() && std::isspace(static_cast<unsigned char>(domain.front()))) domain.remove_prefix(1);
+  while (!domain.empty() && std::isspace(static_cast<unsigned char>(domain.back()))) domain.remove_suffix(1);
+  if (domain.empty() || domain.size() > 253) return Fail(ErrorKind::kInvalidInput, "domain must be 1 to 253 octets");
+  std::string out;
+  out.reserve(domain.size());
+  char prev = '.';
+  for (char c : domain) {
+    auto u = static_cast<unsigned char>(c);
+    bool ok = std::isalnum(u) || c == '-' || c == '_' || c == '.';
+    if (!ok || u >= 0x80) return Fail(ErrorKind::kInvalidInput, "domain contains a character not allowed in a DNS name");
+    if (c == '.' && prev == '.') return Fail(ErrorKind::kInvalidInput, "domain has an empty label");
+    out += static_cast<char>(std::tolower(u));
+    prev = c;
+  }
+  if (out.back() == '.') return Fail(ErrorKind::kInvalidInput, "domain has an empty label");
+  return out;
+}
+
+Result<std::vector<std::string>> NormalizeAliases(const std::string& address,
+                                                  const std::vector<std::string>& aliases) {
+  std::vector<std::string> out;
+  for (const auto& raw : aliases) {
+    auto alias = NormalizeAsciiAddress(raw);
+    if (!alias) return tl::unexpected(alias.error());
+    if (*alias == address) return Fail(ErrorKind::kInvalidInput, "an alias equals the account's own address");
+    if (std::find(out.begin(), out.end(), *alias) == out.end()) out.push_back(*alias);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string DomainOf(const std::string& address) { return address.substr(address.rfind('@') + 1); }
 
 }  // namespace columba::storage

@@ -24,6 +24,8 @@ namespace columba::storage {
 // backend against path tricks in ids that came over the network.
 bool IsValidBlobId(std::string_view id);
 std::string Sha256Hex(std::string_view bytes);
+// Lower-case hex of raw bytes (a digest into a blob id).
+std::string HexEncode(const unsigned char* bytes, size_t n);
 
 // Streaming writer for bodies too large to hold in memory. Nothing is visible
 // under the id until Commit returns successfully; dropping the sink without

@@ -30,6 +30,18 @@ struct Account {
 // Lower-cases and trims an address; returns kInvalidInput when it has no single '@'
 // with non-empty local part and domain.
 Result<std::string> NormalizeAddress(std::string_view address);
+// NormalizeAddress plus ASCII only (what the directory backends store today;
+// internationalised addresses are not supported yet).
+Result<std::string> NormalizeAsciiAddress(std::string_view address);
+// Lower-cases and trims a domain; kInvalidInput unless it is a plausible DNS name
+// (ASCII letters, digits, '-', '_', '.'; no empty label; at most 253 octets).
+Result<std::string> NormalizeDomain(std::string_view domain);
+// Normalises an account's aliases (ASCII, de-duplicated, sorted); kInvalidInput
+// when one is malformed or equals the account's own (normalised) address.
+Result<std::vector<std::string>> NormalizeAliases(const std::string& address,
+                                                  const std::vector<std::string>& aliases);
+// The part after the last '@' of a normalised address.
+std::string DomainOf(const std::string& address);
 
 class Directory {
  public:

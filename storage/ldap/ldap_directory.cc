@@ -39,39 +39,6 @@ void AppendHexEscape(std::string& out, unsigned char c) {
   out += kHex[c & 0xf];
 }
 
-// Lower-cases and trims a domain; kInvalidInput unless it is a plausible DNS name
-// (ASCII letters, digits, '-', '_', '.'; no empty label; at most 253 octets).
-// Keep in step with storage/memory/memory_directory.cc (the conformance suite checks).
-Result<std::string> NormalizeDomain(std::string_view domain) {
-  while (!domain.empty() && std::isspace(static_cast<unsigned char>(domain.front()))) domain.remove_prefix(1);
-  while (!domain.empty() && std::isspace(static_cast<unsigned char>(domain.back()))) domain.remove_suffix(1);
-  if (domain.empty() || domain.size() > 253) return Fail(ErrorKind::kInvalidInput, "domain must be 1 to 253 octets");
-  std::string out;
-  out.reserve(domain.size());
-  char prev = '.';
-  for (char c : domain) {
-    auto u = static_cast<unsigned char>(c);
-    bool ok = std::isalnum(u) || c == '-' || c == '_' || c == '.';
-    if (!ok || u >= 0x80) return Fail(ErrorKind::kInvalidInput, "domain contains a character not allowed in a DNS name");
-    if (c == '.' && prev == '.') return Fail(ErrorKind::kInvalidInput, "domain has an empty label");
-    out += static_cast<char>(std::tolower(u));
-    prev = c;
-  }
-  if (out.back() == '.') return Fail(ErrorKind::kInvalidInput, "domain has an empty label");
-  return out;
-}
-
-// NormalizeAddress plus the IA5 (ASCII) rule of the mail/columbaAlias attributes.
-Result<std::string> NormalizeAsciiAddress(std::string_view address) {
-  auto a = NormalizeAddress(address);
-  if (!a) return a;
-  for (char c : *a)
-    if (static_cast<unsigned char>(c) >= 0x80)
-      return Fail(ErrorKind::kInvalidInput, "address must be ASCII (internationalised addresses are not supported yet)");
-  return a;
-}
-
-std::string DomainOf(const std::string& address) { return address.substr(address.rfind('@') + 1); }
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -605,14 +572,9 @@ Result<void> LdapDirectory::AddAccount(const Account& account) {
   // Same order of checks as MemoryDirectory: input, domain, clashes.
   auto address = NormalizeAsciiAddress(account.address);
   if (!address) return tl::unexpected(address.error());
-  std::vector<std::string> aliases;
-  for (const auto& raw : account.aliases) {
-    auto alias = NormalizeAsciiAddress(raw);
-    if (!alias) return tl::unexpected(alias.error());
-    if (*alias == *address) return Fail(ErrorKind::kInvalidInput, "an alias equals the account's own address");
-    if (std::find(aliases.begin(), aliases.end(), *alias) == aliases.end()) aliases.push_back(*alias);
-  }
-  std::sort(aliases.begin(), aliases.end());
+  auto normalized_aliases = NormalizeAliases(*address, account.aliases);
+  if (!normalized_aliases) return tl::unexpected(normalized_aliases.error());
+  std::vector<std::string> aliases = std::move(*normalized_aliases);
 
   auto exists = DomainExists(*write_pool_, config_, domains_dn_, DomainOf(*address));
   if (!exists) return tl::unexpected(exists.error());

@@ -10,42 +10,6 @@
 
 namespace columba::storage {
 
-namespace {
-
-// Keep in step with NormalizeDomain in storage/ldap/ldap_directory.cc.
-Result<std::string> NormalizeDomain(std::string_view domain) {
-  while (!domain.empty() && std::isspace(static_cast<unsigned char>(domain.front()))) domain.remove_prefix(1);
-  while (!domain.empty() && std::isspace(static_cast<unsigned char>(domain.back()))) domain.remove_suffix(1);
-  if (domain.empty() || domain.size() > 253) return Fail(ErrorKind::kInvalidInput, "domain must be 1 to 253 octets");
-  std::string out;
-  out.reserve(domain.size());
-  char prev = '.';
-  for (char c : domain) {
-    auto u = static_cast<unsigned char>(c);
-    bool ok = std::isalnum(u) || c == '-' || c == '_' || c == '.';
-    if (!ok || u >= 0x80) return Fail(ErrorKind::kInvalidInput, "domain contains a character not allowed in a DNS name");
-    if (c == '.' && prev == '.') return Fail(ErrorKind::kInvalidInput, "domain has an empty label");
-    out += static_cast<char>(std::tolower(u));
-    prev = c;
-  }
-  if (out.back() == '.') return Fail(ErrorKind::kInvalidInput, "domain has an empty label");
-  return out;
-}
-
-// Keep in step with NormalizeAsciiAddress in storage/ldap/ldap_directory.cc.
-Result<std::string> NormalizeAsciiAddress(std::string_view address) {
-  auto a = NormalizeAddress(address);
-  if (!a) return a;
-  for (char c : *a)
-    if (static_cast<unsigned char>(c) >= 0x80)
-      return Fail(ErrorKind::kInvalidInput, "address must be ASCII (internationalised addresses are not supported yet)");
-  return a;
-}
-
-std::string DomainOf(const std::string& address) { return address.substr(address.rfind('@') + 1); }
-
-}  // namespace
-
 Account* MemoryDirectory::FindLocked(const std::string& address) {
   if (auto it = accounts_.find(address); it != accounts_.end()) return &it->second;
   if (auto it = alias_of_.find(address); it != alias_of_.end()) return &accounts_.at(it->second);
@@ -97,14 +61,9 @@ Result<void> MemoryDirectory::AddDomain(std::string_view domain) {
 Result<void> MemoryDirectory::AddAccount(const Account& account) {
   auto address = NormalizeAsciiAddress(account.address);
   if (!address) return tl::unexpected(address.error());
-  std::vector<std::string> aliases;
-  for (const auto& raw : account.aliases) {
-    auto alias = NormalizeAsciiAddress(raw);
-    if (!alias) return tl::unexpected(alias.error());
-    if (*alias == *address) return Fail(ErrorKind::kInvalidInput, "an alias equals the account's own address");
-    if (std::find(aliases.begin(), aliases.end(), *alias) == aliases.end()) aliases.push_back(*alias);
-  }
-  std::sort(aliases.begin(), aliases.end());
+  auto normalized_aliases = NormalizeAliases(*address, account.aliases);
+  if (!normalized_aliases) return tl::unexpected(normalized_aliases.error());
+  std::vector<std::string> aliases = std::move(*normalized_aliases);
 
   std::lock_guard lock(mu_);
   if (domains_.count(DomainOf(*address)) == 0)

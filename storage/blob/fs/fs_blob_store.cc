@@ -111,16 +111,6 @@ Result<size_t> PreadFull(int fd, char* buf, size_t len, uint64_t offset, const f
   return done;
 }
 
-std::string Hex(const unsigned char* p, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[p[i] >> 4]);
-    out.push_back(kHex[p[i] & 15]);
-  }
-  return out;
-}
 
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
@@ -167,7 +157,7 @@ class FsBlobStore::Sink final : public BlobSink {
       Discard();
       return Fail(ErrorKind::kInternal, "blob sink: SHA-256 final failed");
     }
-    std::string id = Hex(md, md_len);
+    std::string id = HexEncode(md, md_len);
     if (::fsync(fd_.get()) != 0) {
       // After a failed fsync the page cache cannot be trusted; never retry it.
       int err = errno;
@@ -295,7 +285,7 @@ Result<std::unique_ptr<BlobSink>> FsBlobStore::Create() {
     unsigned char rnd[8];
     if (RAND_bytes(rnd, sizeof rnd) != 1) return Fail(ErrorKind::kUnavailable, "blob store: RAND_bytes failed");
     std::string name = std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1)) + "." +
-                       Hex(rnd, sizeof rnd) + std::string(kTempSuffix);
+                       HexEncode(rnd, sizeof rnd) + std::string(kTempSuffix);
     std::string path = (tmp_dir_ / name).string();
     Fd fd = OpenRetry(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, kFileMode);
     if (fd.get() < 0) {
