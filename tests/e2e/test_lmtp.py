@@ -198,6 +198,26 @@ class LmtpDelivery(unittest.TestCase):
         self.assertEqual(c.reply()[0], 250)
         self.assertEqual([m["subject"] for m in self.stack.messages(user)], ["odd detail"])
 
+    def test_malformed_message_is_refused_and_nothing_stored(self):
+        user = self.stack.add_user("deep")
+        # MIME nested deeper than lib/mail's limit (32): refused for every recipient.
+        depth = 40
+        head = b"Subject: too deep\r\n"
+        body = b""
+        for i in range(depth):
+            body += f"Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n".encode()
+        body += b"Content-Type: text/plain\r\n\r\nleaf\r\n"
+        for i in reversed(range(depth)):
+            body += f"--b{i}--\r\n".encode()
+        c = self.client()
+        c.send(f"LHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<{user}>\r\nDATA\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(4)], [250, 250, 250, 354])
+        c.send(dot_stuff(head + body))
+        code, lines = c.reply()
+        self.assertEqual(code, 554, lines)
+        self.assertIn("5.6.0", lines[0])
+        self.assertEqual(self.stack.messages(user), [])
+
     def test_unix_socket(self):
         user = self.stack.add_user("unixsock")
         c = LmtpClient(unix=self.lmtpd.unix_socket)
@@ -247,6 +267,29 @@ class LmtpDependencyFailures(unittest.TestCase):
         c.send(dot_stuff(b"Subject: after restart\r\n\r\nbody\r\n"))
         self.assertEqual(c.reply()[0], 250)
         self.assertEqual([m["subject"] for m in self.stack.messages(user)], ["after restart"])
+
+    def test_postgres_unreachable_gives_451(self):
+        # A metad whose PostgreSQL is gone: it runs, but every call fails.
+        dead_pg = "postgresql://columba:x@127.0.0.1:1/columba?connect_timeout=1"
+        metad = self.stack.start_metad(name="metad-nopg", wait=False, metad__postgres_uri=dead_pg)
+        lmtpd = self.stack.start_lmtpd(metad=metad, wait=False)
+        user = self.stack.add_user("nopg")
+        deadline = time.time() + 15
+        while True:
+            try:
+                c = LmtpClient(lmtpd.port)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        c.reply()
+        c.send(f"LHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<{user}>\r\nDATA\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(4)], [250, 250, 250, 354])
+        c.send(dot_stuff(b"Subject: no database\r\n\r\nbody\r\n"))
+        code, lines = c.reply()
+        self.assertEqual(code, 451, lines)
+        self.assertIn("4.3.0", lines[0])
 
     def test_sigterm_drains_open_sessions(self):
         self.stack.start_metad()

@@ -192,17 +192,19 @@ class Stack:
 
     # -- services
 
-    def start_metad(self, name="metad", **extra):
+    def start_metad(self, name="metad", wait=True, **extra):
+        """extra: section__key=value config overrides."""
         grpc_port, http_port = free_port(), free_port()
         cfg = {"service": {"metrics_listen": f"127.0.0.1:{http_port}", "drain_timeout": "5s"},
                "metad": {"listen": f"127.0.0.1:{grpc_port}", "postgres_uri": self.pg_uri,
                          "db_connections": 8}}
         for k, v in extra.items():
-            cfg.setdefault(k.split("__")[0], {})[k.split("__")[1]] = v
+            sec, key = k.split("__")
+            cfg.setdefault(sec, {})[key] = v
         path = self.write_config(name, cfg)
         svc = Service(name, self.bin("columba-metad"), path, os.path.join(self.dir, f"{name}.log"), http_port)
         svc.grpc_port = grpc_port
-        svc.start()
+        svc.start(wait=wait)
         self.services.append(svc)
         if self.metad_port is None:
             self.metad_port = grpc_port
