@@ -493,15 +493,52 @@ Result<v1::CreateMailboxResponse> PgStore::CreateMailbox(const v1::CreateMailbox
   });
 }
 
+namespace {
+Result<v1::CopyMessagesResponse> CopyInTransaction(work& w, const v1::CopyMessagesRequest& r,
+                                                   const std::string& cond_str);
+}  // namespace
+
+// RENAME INBOX (RFC 3501 6.3.5): every message moves to a new mailbox with the
+// new name (new UIDs there, tombstones in INBOX), INBOX stays, empty, with its
+// UIDVALIDITY; INBOX's children are not touched. One transaction.
+Result<v1::RenameMailboxResponse> PgStore::RenameInbox(uint64_t account_id, const std::string& to) {
+  return InTransaction<v1::RenameMailboxResponse>("rename INBOX", [&](work& w) -> Result<v1::RenameMailboxResponse> {
+    if (auto a = LockAccount(w, account_id); !a) return tl::unexpected(a.error());
+    auto inbox = MailboxIdByName(w, account_id, "INBOX");
+    if (!inbox) return tl::unexpected(inbox.error());
+    if (!w.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND name = $2", account_id, to).empty())
+      return Fail(ErrorKind::kAlreadyExists, "target mailbox exists");
+    for (size_t pos = to.find('/'); pos != std::string::npos; pos = to.find('/', pos + 1))
+      w.exec_params("INSERT INTO mailboxes (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", account_id,
+                    to.substr(0, pos));
+    auto created = w.exec_params("INSERT INTO mailboxes (account_id, name) VALUES ($1, $2) RETURNING mailbox_id",
+                                 account_id, to);
+    uint64_t dest = created[0][0].as<uint64_t>();
+    v1::CopyMessagesRequest move;
+    move.set_account_id(account_id);
+    move.set_mailbox_id(*inbox);
+    move.set_dest_mailbox_id(dest);
+    move.set_move(true);
+    auto moved = CopyInTransaction(w, move, "TRUE");
+    if (!moved) return tl::unexpected(moved.error());
+    Notify(w, {account_id, dest, 0, 0, true});
+    auto row = w.exec_params(std::string("SELECT ") + kMailboxCols +
+                                 " FROM mailboxes m WHERE account_id = $1 AND mailbox_id = $2",
+                             account_id, dest);
+    v1::RenameMailboxResponse resp;
+    *resp.mutable_mailbox() = MailboxFromRow(row[0], false);
+    return resp;
+  });
+}
+
 Result<v1::RenameMailboxResponse> PgStore::RenameMailbox(const v1::RenameMailboxRequest& r) {
   auto from = CanonicalMailboxName(r.old_name());
   if (!from) return tl::unexpected(from.error());
   auto to = CanonicalMailboxName(r.new_name());
   if (!to) return tl::unexpected(to.error());
-  if (*from == "INBOX")
-    return Fail(ErrorKind::kInvalidInput, "renaming INBOX is not supported yet");  // see docs/architecture.md
-  if (*to == *from || to->rfind(*from + "/", 0) == 0)
+  if (*to == *from || (*from != "INBOX" && to->rfind(*from + "/", 0) == 0))
     return Fail(ErrorKind::kInvalidInput, "cannot rename a mailbox to itself or below itself");
+  if (*from == "INBOX") return RenameInbox(r.account_id(), *to);
   return InTransaction<v1::RenameMailboxResponse>("rename mailbox", [&](work& w) -> Result<v1::RenameMailboxResponse> {
     auto id = MailboxIdByName(w, r.account_id(), *from);
     if (!id) return tl::unexpected(id.error());
@@ -759,12 +796,12 @@ Result<v1::StoreFlagsResponse> PgStore::StoreFlags(const v1::StoreFlagsRequest& 
   });
 }
 
-Result<v1::CopyMessagesResponse> PgStore::CopyMessages(const v1::CopyMessagesRequest& r) {
-  auto cond = UidSetCondition(r.uids());
-  if (!cond) return tl::unexpected(cond.error());
-  if (r.move() && r.mailbox_id() == r.dest_mailbox_id())
-    return Fail(ErrorKind::kInvalidInput, "cannot move messages into the mailbox they are in");
-  return InTransaction<v1::CopyMessagesResponse>("copy", [&](work& w) -> Result<v1::CopyMessagesResponse> {
+namespace {
+
+// The body of COPY/MOVE inside a caller's transaction (also used by RENAME of
+// INBOX). `cond` is a UidSetCondition over the source mailbox.
+Result<v1::CopyMessagesResponse> CopyInTransaction(work& w, const v1::CopyMessagesRequest& r, const std::string& cond_str) {
+  const std::string* cond = &cond_str;
     if (auto a = LockAccount(w, r.account_id()); !a) return tl::unexpected(a.error());
     uint64_t lo = std::min(r.mailbox_id(), r.dest_mailbox_id()), hi = std::max(r.mailbox_id(), r.dest_mailbox_id());
     auto first = LockMailbox(w, r.account_id(), lo);
@@ -825,7 +862,17 @@ Result<v1::CopyMessagesResponse> PgStore::CopyMessages(const v1::CopyMessagesReq
       Notify(w, {r.account_id(), src.mailbox_id, src_modseq, static_cast<uint32_t>(src.uidnext), false});
     }
     return resp;
-  });
+}
+
+}  // namespace
+
+Result<v1::CopyMessagesResponse> PgStore::CopyMessages(const v1::CopyMessagesRequest& r) {
+  auto cond = UidSetCondition(r.uids());
+  if (!cond) return tl::unexpected(cond.error());
+  if (r.move() && r.mailbox_id() == r.dest_mailbox_id())
+    return Fail(ErrorKind::kInvalidInput, "cannot move messages into the mailbox they are in");
+  return InTransaction<v1::CopyMessagesResponse>(
+      "copy", [&](work& w) -> Result<v1::CopyMessagesResponse> { return CopyInTransaction(w, r, *cond); });
 }
 
 Result<v1::ExpungeResponse> PgStore::Expunge(const v1::ExpungeRequest& r) {

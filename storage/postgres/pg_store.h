@@ -105,6 +105,7 @@ class PgStore {
   Result<void> Ping();
 
  private:
+  Result<v1::RenameMailboxResponse> RenameInbox(uint64_t account_id, const std::string& to);
   // Runs fn in a transaction with retries on serialization failure / deadlock.
   template <class T, class Fn>
   Result<T> InTransaction(const char* what, Fn fn);

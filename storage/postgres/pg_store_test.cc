@@ -1121,6 +1121,47 @@ TEST_F(PgStoreTest, RenameMovesChildrenAndKeepsIdentity) {
   EXPECT_EQ(List(a).size(), boxes.size());
 }
 
+TEST_F(PgStoreTest, RenameInboxMovesItsMessagesAndLeavesItEmpty) {
+  uint64_t a = NewAccount("ri@example.com");
+  uint64_t inbox = MailboxId(a, "INBOX");
+  Create(a, "INBOX/child");
+  uint32_t inbox_uv = Mailbox(a, inbox).uidvalidity();
+  Put(a, inbox, 100, 1 /* \Seen */, {"work"});
+  Put(a, inbox, 200);
+  auto before = Quota(a);
+
+  v1::RenameMailboxRequest r;
+  r.set_account_id(a);
+  r.set_old_name("inbox");
+  r.set_new_name("Old/Mail");
+  auto renamed = MUST(S().RenameMailbox(r));
+  EXPECT_EQ(renamed.mailbox().name(), "Old/Mail");
+  EXPECT_NE(renamed.mailbox().mailbox_id(), inbox);
+
+  auto moved = Fetch(a, renamed.mailbox().mailbox_id());
+  ASSERT_EQ(moved.size(), 2u);
+  EXPECT_EQ(moved[0].uid(), 1u);
+  EXPECT_EQ(moved[0].flags(), 1u);
+  ASSERT_EQ(moved[0].keywords_size(), 1);
+  EXPECT_EQ(moved[0].keywords(0), "work");
+  EXPECT_EQ(moved[1].size(), 200u);
+
+  auto now_inbox = Mailbox(a, inbox);
+  EXPECT_EQ(now_inbox.name(), "INBOX");
+  EXPECT_EQ(now_inbox.messages(), 0u);
+  EXPECT_EQ(now_inbox.uidvalidity(), inbox_uv) << "INBOX keeps its identity";
+  EXPECT_EQ(now_inbox.uidnext(), 3u) << "UIDs are never reused";
+  auto boxes = List(a);
+  EXPECT_TRUE(boxes.count("INBOX/child")) << "INBOX's children are not renamed";
+  EXPECT_TRUE(boxes.count("Old"));
+  auto after = Quota(a);
+  EXPECT_EQ(after.storage_used(), before.storage_used()) << "a move changes no usage";
+  EXPECT_EQ(after.message_used(), before.message_used());
+
+  r.set_new_name("Old/Mail");
+  EXPECT_TRUE(FailsWith(S().RenameMailbox(r), ErrorKind::kAlreadyExists));
+}
+
 TEST_F(PgStoreTest, DeleteRefusesInboxAndParentsAndFreesQuota) {
   uint64_t a = NewAccount("d@example.com");
   uint64_t inbox = MailboxId(a, "INBOX");
