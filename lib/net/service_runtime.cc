@@ -45,7 +45,24 @@ ConfigSource LoadConfigOrExit(const std::string& path, char** envp) {
 }
 
 ServiceRuntime::ServiceRuntime(std::string name)
-    : name_(std::move(name)), registry_(std::make_shared<prometheus::Registry>()), signals_(io_, SIGTERM, SIGINT) {}
+    : name_(std::move(name)),
+      registry_(std::make_shared<prometheus::Registry>()),
+      signals_(io_, SIGTERM, SIGINT),
+      hangup_(io_, SIGHUP) {}
+
+void ServiceRuntime::WaitForHangup() {
+  hangup_.async_wait([this](asio::error_code ec, int) {
+    if (ec) return;
+    int failed = 0;
+    for (auto& fn : on_reload_)
+      if (auto r = fn(); !r) {
+        ++failed;
+        log::Error("reload failed; keeping the previous configuration", {{"error", r.error().message}});
+      }
+    log::Info("reloaded", {{"failures", failed}});
+    WaitForHangup();
+  });
+}
 
 int ServiceRuntime::Run(const CommonConfig& cfg) {
   log::Init("columba-" + name_, *log::ParseLevel(cfg.log_level));
@@ -68,6 +85,7 @@ int ServiceRuntime::Run(const CommonConfig& cfg) {
     drain_deadline_ = std::chrono::steady_clock::now() + drain_timeout;
     Drain();
   });
+  WaitForHangup();
   int n = cfg.threads > 0 ? cfg.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto guard = asio::make_work_guard(io_);
   std::vector<std::thread> threads;
@@ -93,6 +111,8 @@ void ServiceRuntime::PollDrain() {
   if (sessions_.load() <= 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
     if (sessions_.load() > 0) log::Warn("drain deadline reached", {{"sessions", sessions_.load()}});
     if (http_) http_->Close();
+    asio::error_code ignored;
+    hangup_.cancel(ignored);
     io_.stop();
     return;
   }

@@ -44,6 +44,9 @@ class ServiceRuntime {
   void SetReadiness(std::function<obs::Readiness()> fn) { readiness_ = std::move(fn); }
   // Called once when drain starts (close listeners, stop gRPC server, ...).
   void OnDrain(std::function<void()> fn) { on_drain_.push_back(std::move(fn)); }
+  // Called on every SIGHUP (reload TLS certificates, ...); a failure is logged
+  // and the service goes on with what it had.
+  void OnReload(std::function<Result<void>()> fn) { on_reload_.push_back(std::move(fn)); }
 
   // Active sessions, so drain knows when all are done.
   void SessionStarted() { ++sessions_; }
@@ -65,12 +68,15 @@ class ServiceRuntime {
   std::shared_ptr<prometheus::Registry> registry_;
   std::function<obs::Readiness()> readiness_;
   std::vector<std::function<void()>> on_drain_;
+  std::vector<std::function<Result<void>()>> on_reload_;
+  void WaitForHangup();
   std::unique_ptr<obs::HttpEndpoint> http_;
   std::atomic<int> sessions_{0};
   std::atomic<bool> draining_{false};
   std::chrono::steady_clock::time_point drain_deadline_;
   std::unique_ptr<asio::steady_timer> drain_timer_;
   asio::signal_set signals_;
+  asio::signal_set hangup_;
 };
 
 // The `--config FILE` command line every daemon takes ("" when absent); prints

@@ -498,6 +498,13 @@ Result<std::optional<Account>> LdapDirectory::Lookup(std::string_view address) {
   if (!a) return tl::unexpected(a.error());
   auto entries = Search(*read_pool_, config_, users_dn_, AnyAddressFilter({*a}), kAccountAttrs);
   if (!entries) return tl::unexpected(entries.error());
+  if (entries->empty() && ConfirmNegativesOnProvider()) {
+    // A replica may not have caught up with an account added a moment ago; "no
+    // such user" is a permanent answer (550), so only the provider may give it.
+    // If the provider is unreachable this is kUnavailable: try again later.
+    entries = Search(*write_pool_, config_, users_dn_, AnyAddressFilter({*a}), kAccountAttrs);
+    if (!entries) return tl::unexpected(entries.error());
+  }
   if (entries->empty()) return std::optional<Account>();
   if (entries->size() > 1)
     return Fail(ErrorKind::kInternal, "directory inconsistent: " + std::to_string(entries->size()) +
@@ -518,7 +525,14 @@ static Result<bool> DomainExists(LdapDirectory::Pool& pool, const LdapDirectoryC
 Result<bool> LdapDirectory::IsLocalDomain(std::string_view domain) {
   auto d = NormalizeDomain(domain);
   if (!d) return false;  // not a domain name, so not one of ours
-  return DomainExists(*read_pool_, config_, domains_dn_, *d);
+  auto found = DomainExists(*read_pool_, config_, domains_dn_, *d);
+  if (found && !*found && ConfirmNegativesOnProvider()) return DomainExists(*write_pool_, config_, domains_dn_, *d);
+  return found;
+}
+
+bool LdapDirectory::ConfirmNegativesOnProvider() const {
+  return !config_.write_uri.empty() &&
+         !(config_.read_uris.size() == 1 && config_.read_uris.front() == config_.write_uri);
 }
 
 Result<std::vector<std::string>> LdapDirectory::ListDomains() {

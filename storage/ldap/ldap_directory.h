@@ -86,6 +86,9 @@ class LdapDirectory final : public Directory {
 
  private:
   explicit LdapDirectory(LdapDirectoryConfig config);
+  // Negative lookups on a replica are re-checked on the provider (replication lag
+  // must never turn into a permanent "no such user").
+  bool ConfirmNegativesOnProvider() const;
 
   LdapDirectoryConfig config_;
   std::string domains_dn_;  // ou=domains,<base>

@@ -1,0 +1,63 @@
+// tls.cc - server TLS contexts (reloadable) and the STARTTLS-capable stream.
+#include "lib/net/tls.h"
+
+#include <openssl/ssl.h>
+
+namespace columba::net {
+
+Result<std::shared_ptr<asio::ssl::context>> TlsContextHolder::Build(const TlsConfig& c) {
+  try {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression |
+                     asio::ssl::context::single_dh_use);
+    SSL_CTX* native = ctx->native_handle();
+    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (!c.ciphers.empty() && SSL_CTX_set_cipher_list(native, c.ciphers.c_str()) != 1)
+      return Fail(ErrorKind::kInvalidInput, "tls: no usable cipher in '" + c.ciphers + "'");
+    ctx->use_certificate_chain_file(c.cert_file);
+    ctx->use_private_key_file(c.key_file, asio::ssl::context::pem);
+    if (SSL_CTX_check_private_key(native) != 1)
+      return Fail(ErrorKind::kInvalidInput, "tls: private key does not match the certificate");
+    return ctx;
+  } catch (const std::system_error& e) {
+    // The message names the file that failed, never its contents.
+    return Fail(ErrorKind::kInvalidInput, std::string("tls: cannot load certificate or key: ") + e.what());
+  }
+}
+
+Result<std::shared_ptr<TlsContextHolder>> TlsContextHolder::Create(TlsConfig config) {
+  std::shared_ptr<TlsContextHolder> h(new TlsContextHolder(std::move(config)));
+  if (auto r = h->Reload(); !r) return tl::unexpected(r.error());
+  return h;
+}
+
+Result<void> TlsContextHolder::Reload() {
+  auto ctx = Build(config_);
+  if (!ctx) return tl::unexpected(ctx.error());
+  std::lock_guard lk(mu_);
+  current_ = std::move(*ctx);
+  return {};
+}
+
+std::shared_ptr<asio::ssl::context> TlsContextHolder::Current() const {
+  std::lock_guard lk(mu_);
+  return current_;
+}
+
+asio::awaitable<Result<void>> MaybeTlsStream::StartTls(std::shared_ptr<asio::ssl::context> ctx) {
+  if (tls_) co_return Fail(ErrorKind::kInvalidInput, "TLS already active");
+  ctx_ = std::move(ctx);
+  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *ctx_);
+  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, kNoThrow);
+  if (ec) co_return Fail(ErrorKind::kInvalidInput, "TLS handshake failed: " + ec.message());
+  co_return Result<void>{};
+}
+
+std::string MaybeTlsStream::TlsDescription() const {
+  if (!tls_) return "";
+  SSL* ssl = const_cast<asio::ssl::stream<asio::ip::tcp::socket&>&>(*tls_).native_handle();
+  return std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
+}
+
+}  // namespace columba::net
