@@ -3,6 +3,7 @@
 // Must never copy a password into an error message, leave a copy of it in memory
 // it frees (copies are cleansed), or answer "match" for anything it cannot parse.
 #include "lib/auth/password.h"
+#include "lib/auth/sasl.h"
 
 #include <argon2.h>
 #include <crypt.h>
@@ -294,6 +295,8 @@ Result<std::string> HashPassword(std::string_view password, PasswordScheme schem
       return HashCrypt(password, "$2b$", options.bcrypt_cost, "{BLF-CRYPT}");
     case PasswordScheme::kPlain:
       return "{PLAIN}" + std::string(password);
+    case PasswordScheme::kScramSha256:
+      return MakeScramSecret(password);
   }
   return Fail(ErrorKind::kInvalidInput, "password: unknown scheme");
 }
@@ -343,6 +346,12 @@ Result<bool> VerifyPassword(std::string_view password, std::string_view stored, 
     if (!ok) return Malformed(Printable(scheme));
     return VerifyCrypt(password, hash, options);
   }
+  if (scheme == "SCRAM-SHA-256") {
+    // A stored SCRAM secret (lib/auth/sasl.h) also answers plain LOGIN/PLAIN.
+    auto secret = ParseScramSecret(hash);
+    if (!secret) return Malformed("SCRAM-SHA-256");
+    return VerifyScramPassword(password, *secret);
+  }
   return Fail(ErrorKind::kInvalidInput, "password: unknown password scheme {" + Printable(scheme) + "}");
 }
 
@@ -353,6 +362,7 @@ std::string_view SchemeName(PasswordScheme scheme) {
     case PasswordScheme::kYescrypt: return "YESCRYPT";
     case PasswordScheme::kBcrypt: return "BLF-CRYPT";
     case PasswordScheme::kPlain: return "PLAIN";
+    case PasswordScheme::kScramSha256: return "SCRAM-SHA-256";
   }
   return "UNKNOWN";
 }
@@ -365,6 +375,7 @@ Result<PasswordScheme> ParseScheme(std::string_view name) {
   if (n == "YESCRYPT") return PasswordScheme::kYescrypt;
   if (n == "BLF-CRYPT" || n == "BCRYPT") return PasswordScheme::kBcrypt;
   if (n == "PLAIN" || n == "CLEAR" || n == "CLEARTEXT") return PasswordScheme::kPlain;
+  if (n == "SCRAM-SHA-256") return PasswordScheme::kScramSha256;
   return Fail(ErrorKind::kInvalidInput, "password: unknown password scheme '" + Printable(name) +
                                             "' (want ARGON2ID, SHA512-CRYPT, YESCRYPT, BLF-CRYPT or PLAIN)");
 }

@@ -35,7 +35,9 @@
 
 namespace columba::auth {
 
-enum class PasswordScheme { kArgon2id, kSha512Crypt, kYescrypt, kBcrypt, kPlain };
+// kScramSha256 stores a SCRAM-SHA-256 secret (lib/auth/sasl.h): it verifies plain
+// logins and also enables AUTH=SCRAM-SHA-256, without keeping the password.
+enum class PasswordScheme { kArgon2id, kSha512Crypt, kYescrypt, kBcrypt, kPlain, kScramSha256 };
 
 // Longest password accepted, in octets. libxcrypt refuses phrases of 512 octets or
 // more; one limit for every scheme keeps a password valid when the scheme changes,

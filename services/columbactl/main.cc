@@ -93,7 +93,8 @@ int main(int argc, char** argv, char** envp) {
   user_add->add_option("address", address)->required();
   user_add->add_option("--password", password, "password (visible in process lists; prefer --password-file)");
   user_add->add_option("--password-file", password_file, "read the password from the first line of a file");
-  user_add->add_option("--scheme", scheme_name, "ARGON2ID (default), SHA512-CRYPT, YESCRYPT, BLF-CRYPT, PLAIN");
+  user_add->add_option("--scheme", scheme_name,
+                       "ARGON2ID (default), SHA512-CRYPT, YESCRYPT, BLF-CRYPT, SCRAM-SHA-256 (also enables AUTH=SCRAM-SHA-256), PLAIN");
   user_add->add_option("--quota-bytes", quota_bytes_arg, "storage quota in octets (0 = unlimited)");
   user_add->add_option("--quota-messages", quota_messages_arg, "message count quota (0 = unlimited)");
   bool purge = false;
