@@ -33,6 +33,11 @@ class MetadClient {
   std::chrono::milliseconds deadline() const { return deadline_; }
   // Current channel state; asks gRPC to connect when idle (for readiness probes).
   grpc_connectivity_state channel_state() { return channel_->GetState(true); }
+  // False while the channel is failing to connect (for /readyz).
+  bool Reachable() {
+    auto s = channel_state();
+    return s != GRPC_CHANNEL_TRANSIENT_FAILURE && s != GRPC_CHANNEL_SHUTDOWN;
+  }
 
   // Awaits a unary call. `method` is a pointer to the async stub member, e.g.
   // &v1::Metadata::Stub::async::Append.

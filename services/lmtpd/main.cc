@@ -1,14 +1,13 @@
 // main.cc - columba-lmtpd: wiring only. LMTP delivery (RFC 2033) into the mailstore.
 //
 // Usage: columba-lmtpd [--config FILE]   (config keys: docs/operations.md#lmtpd)
-#include <atomic>
 #include <iostream>
-#include <thread>
 
 #include "lib/base/log.h"
 #include "lib/net/service_runtime.h"
 #include "services/lmtpd/listener.h"
 #include "storage/factory/factory.h"
+#include "storage/factory/probe.h"
 
 using namespace columba;
 
@@ -75,32 +74,13 @@ int main(int argc, char** argv, char** envp) {
     }
   rt.OnDrain([&] { listeners.Close(); });
 
-  // Dependencies probed off the event loop every 2 s: the directory (uncached, so
-  // the cache cannot hide an LDAP outage) and the blob store. metad's channel
-  // state is cheap and read at request time.
-  auto probe_dir = storage::MakeDirectory(scfg, false);
-  std::atomic<bool> dir_ok{true}, blobs_ok{true}, stop_probe{false};
-  std::thread probe([&] {
-    const std::string absent(64, '0');
-    while (!stop_probe) {
-      auto d = probe_dir ? (*probe_dir)->IsLocalDomain("readiness-probe.invalid") : Result<bool>(false);
-      dir_ok = d.has_value();
-      auto b = (*blobs)->Size(absent);
-      blobs_ok = b.has_value() || b.error().kind == ErrorKind::kNotFound;
-      for (int i = 0; i < 20 && !stop_probe; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
+  // Ready when metad's channel is usable and the directory and blob store answer.
+  storage::StorageProbe probe(scfg, *blobs);
   rt.SetReadiness([&] {
-    auto state = metad.channel_state();
-    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN)
-      return obs::Readiness{false, "metad unreachable"};
-    if (!dir_ok) return obs::Readiness{false, "directory unreachable"};
-    if (!blobs_ok) return obs::Readiness{false, "blob store unavailable"};
+    if (!metad.Reachable()) return obs::Readiness{false, "metad unreachable"};
+    if (auto problem = probe.Problem(); !problem.empty()) return obs::Readiness{false, problem};
     return obs::Readiness{true, ""};
   });
   log::Info("listening", {{"lmtp", listen}, {"unix", unix_socket}, {"metrics", common.metrics_listen}});
-  int rc = rt.Run(common);
-  stop_probe = true;
-  probe.join();
-  return rc;
+  return rt.Run(common);
 }
