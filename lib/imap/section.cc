@@ -335,6 +335,16 @@ Result<PartMap> ParsePartMap(std::string_view bytes) {
   return map;
 }
 
+void PrependHeaderLines(PartMap& map, uint64_t n) {
+  map.size += n;
+  for (size_t i = 0; i < map.parts.size(); ++i) {
+    auto& p = map.parts[i];
+    if (i != 0) p.header_start += n;  // the top-level header still starts at 0, now longer
+    p.body_start += n;
+    p.end += n;
+  }
+}
+
 std::optional<uint32_t> FindPart(const PartMap& map, std::span<const uint32_t> section) {
   if (map.parts.empty()) return std::nullopt;
   uint32_t cur = 0;

@@ -150,6 +150,11 @@ std::string SerializePartMap(const PartMap& map);
 // or outside `size`, a parent after its child, unknown version).
 Result<PartMap> ParsePartMap(std::string_view bytes);
 
+// Adjusts a map for `n` octets of header lines (CRLF-terminated) inserted at the
+// very start of the message, as lmtpd does with Return-Path/Delivered-To: the
+// top-level header grows, everything after it moves by n.
+void PrependHeaderLines(PartMap& map, uint64_t n);
+
 // The part a section part number names (lib/mail FindPart rules); nullopt
 // when it does not exist.
 std::optional<uint32_t> FindPart(const PartMap& map, std::span<const uint32_t> part);

@@ -371,3 +371,18 @@ TEST(PartMap, RejectsInconsistentBytes) {
 
 }  // namespace
 }  // namespace columba::imap
+
+TEST(PartMapShift, PrependedTraceHeadersShiftEverythingButTheTopHeaderStart) {
+  const std::string body =
+      "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+      "one\r\n--b--\r\n";
+  const std::string prefix = "Return-Path: <a@b>\r\nDelivered-To: u@example.test\r\n";
+  auto plain = columba::mail::ParseMessage(body);
+  ASSERT_TRUE(plain.has_value());
+  auto shifted = columba::imap::BuildPartMap(*plain);
+  columba::imap::PrependHeaderLines(shifted, prefix.size());
+  const std::string stored = prefix + body;
+  auto reparsed = columba::mail::ParseMessage(stored);
+  ASSERT_TRUE(reparsed.has_value());
+  EXPECT_EQ(shifted, columba::imap::BuildPartMap(*reparsed)) << "same as parsing the stored bytes";
+}

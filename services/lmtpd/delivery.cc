@@ -1,6 +1,7 @@
 // delivery.cc - blob first, then metadata; see delivery.h for why the order matters.
 #include "services/lmtpd/delivery.h"
 
+#include "lib/imap/section.h"
 #include "lib/mail/message.h"
 
 namespace columba::lmtpd {
@@ -27,6 +28,7 @@ Result<std::shared_ptr<const PreparedMessage>> PrepareMessage(std::string data) 
   f.set_header_size(static_cast<uint32_t>(parsed->parts[0].body_start));
   f.set_headers(std::move(s.headers));
   f.set_body_text(std::move(s.body_text));
+  pm->part_map = imap::BuildPartMap(*parsed);
   return std::shared_ptr<const PreparedMessage>(std::move(pm));
 }
 
@@ -120,6 +122,10 @@ asio::awaitable<DeliveryResult> DeliverToMailbox(DeliveryContext& ctx, const Pre
   auto* p = req.mutable_parsed();
   p->set_header_size(static_cast<uint32_t>(p->header_size() + prefix.size()));
   p->set_headers(prefix + p->headers());
+  // Part offsets for IMAP FETCH sections, relative to the stored bytes (prefix included).
+  imap::PartMap map = msg.part_map;
+  imap::PrependHeaderLines(map, prefix.size());
+  p->set_part_offsets(imap::SerializePartMap(map));
   auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::Append, std::move(req));
   if (!r) co_return FromError(r.error());
   ctx.accounts.UpdateQuota(acct.address, r->quota());

@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "columba/v1/metadata.pb.h"
+#include "lib/imap/section.h"
 #include "lib/net/blocking_pool.h"
 #include "lib/rpc/metad_client.h"
 #include "storage/api/blob_store.h"
@@ -29,6 +30,7 @@ namespace columba::lmtpd {
 struct PreparedMessage {
   std::string data;            // CRLF, dot-unstuffed, as received
   v1::ParsedFields parsed;     // computed once from data
+  imap::PartMap part_map;      // MIME part offsets within data (shifted per copy for its trace headers)
 };
 
 // Parses the message once; kLimitExceeded/kInvalidInput when lib/mail refuses it.
