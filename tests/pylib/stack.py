@@ -229,6 +229,30 @@ class Stack:
         self.services.append(svc)
         return svc
 
+    def start_imapd(self, name="imapd", metad=None, wait=True, tls=None, **extra):
+        """columba-imapd on free ports. tls: (cert_file, key_file) enables the implicit-TLS
+        port (svc.tls_port) and STARTTLS; extra: section__key=value config overrides."""
+        port, http_port = free_port(), free_port()
+        metad_port = metad.grpc_port if metad else self.metad_port
+        cfg = {"service": {"metrics_listen": f"127.0.0.1:{http_port}", "drain_timeout": "5s"},
+               "imap": {"listen": f"127.0.0.1:{port}", "hostname": "imap.test", "tls_listen": "''"},
+               "metad": {"address": f"127.0.0.1:{metad_port}", "deadline": "5s"}}
+        tls_port = None
+        if tls:
+            tls_port = free_port()
+            cfg["imap"]["tls_listen"] = f"127.0.0.1:{tls_port}"
+            cfg["tls"] = {"cert_file": tls[0], "key_file": tls[1]}
+        for k, v in extra.items():
+            sec, key = k.split("__")
+            cfg.setdefault(sec, {})[key] = v
+        path = self.write_config(name, cfg, storage=True)
+        svc = Service(name, self.bin("columba-imapd"), path, os.path.join(self.dir, f"{name}.log"), http_port)
+        svc.port = port
+        svc.tls_port = tls_port
+        svc.start(wait=wait)
+        self.services.append(svc)
+        return svc
+
     def messages(self, address, mailbox="INBOX"):
         """[(uid, size, flags, blob, subject, modseq)] through metad (columbactl message list)."""
         r = self.ctl("message", "list", address, "--mailbox", mailbox, check=False)

@@ -1,0 +1,288 @@
+// fetch.cc - FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8; BINARY RFC 3516).
+//
+// DESCRIPTION
+//   The requested set is resolved against the session's UID list, then
+//   metadata comes from metad in batches of fetch_batch UIDs (so one command
+//   over a large mailbox holds one batch at a time). FLAGS, UID, RFC822.SIZE,
+//   INTERNALDATE and MODSEQ come from the metadata; ENVELOPE, BODYSTRUCTURE
+//   and BODY from the ParsedFields stored at delivery; body sections are cut
+//   from the blob read through the blob store on the blocking pool and parsed
+//   with lib/mail (lib/imap/section.h FetchBody). A non-PEEK body fetch in a
+//   read-write mailbox sets \Seen through metad first and reports the new
+//   FLAGS, as RFC 3501 requires.
+//
+// NEVER
+//   Never reports a message the session has not been told about (UIDs not in
+//   the session's list are skipped), never sends a partial FETCH line: a
+//   message's response is built whole before it is queued.
+#include <algorithm>
+
+#include "lib/base/log.h"
+#include "lib/imap/format.h"
+#include "lib/imap/imap_date.h"
+#include "lib/imap/section.h"
+#include "lib/mail/message.h"
+#include "services/imapd/commands.h"
+#include "services/imapd/metad_fetch.h"
+
+namespace columba::imapd {
+
+namespace {
+
+using Type = imap::FetchItem::Type;
+
+imap::SectionSpec ToSpec(const imap::FetchSection& s) {
+  imap::SectionSpec spec;
+  spec.part = s.part;
+  spec.fields = s.header_fields;
+  switch (s.text) {
+    case imap::FetchSection::Text::kAll: spec.text = imap::SectionText::kNone; break;
+    case imap::FetchSection::Text::kHeader: spec.text = imap::SectionText::kHeader; break;
+    case imap::FetchSection::Text::kHeaderFields: spec.text = imap::SectionText::kHeaderFields; break;
+    case imap::FetchSection::Text::kHeaderFieldsNot: spec.text = imap::SectionText::kHeaderFieldsNot; break;
+    case imap::FetchSection::Text::kText: spec.text = imap::SectionText::kText; break;
+    case imap::FetchSection::Text::kMime: spec.text = imap::SectionText::kMime; break;
+  }
+  return spec;
+}
+
+std::optional<imap::SectionPartial> ToPartial(const imap::FetchItem& item) {
+  if (!item.partial) return std::nullopt;
+  return imap::SectionPartial{item.partial->first, item.partial->second};
+}
+
+std::string PartText(const std::vector<uint32_t>& part) {
+  std::string out;
+  for (uint32_t p : part) {
+    if (!out.empty()) out += '.';
+    out += std::to_string(p);
+  }
+  return out;
+}
+
+bool NeedsBlob(Type t) {
+  return t == Type::kBodySection || t == Type::kRfc822 || t == Type::kRfc822Header || t == Type::kRfc822Text ||
+         t == Type::kBinary || t == Type::kBinarySize;
+}
+
+bool SetsSeen(const imap::FetchItem& i) {
+  return ((i.type == Type::kBodySection || i.type == Type::kBinary) && !i.peek) || i.type == Type::kRfc822 ||
+         i.type == Type::kRfc822Text;
+}
+
+// Why one message's FETCH line could not be built.
+struct ItemFailure {
+  std::string status;  // "NO" / "BAD"
+  std::string text;
+};
+
+// The blob and its parse, loaded once per message when an item needs them.
+struct LoadedMessage {
+  std::string raw;
+  std::optional<mail::ParsedMessage> parsed;
+};
+
+// Builds " NAME value" items for one message into `line`.
+std::optional<ItemFailure> AppendItems(std::string& line, const std::vector<imap::FetchItem>& items,
+                                       const v1::MessageMeta& meta, const LoadedMessage* msg) {
+  auto body = [&](const imap::SectionSpec& spec, std::optional<imap::SectionPartial> partial)
+      -> std::optional<std::string> {
+    if (!msg->parsed) {
+      // Unparseable blob: only the whole message can be served.
+      if (spec.part.empty() && spec.text == imap::SectionText::kNone && !partial) return msg->raw;
+      return std::nullopt;
+    }
+    auto r = imap::FetchBody(*msg->parsed, spec, partial);
+    if (!r) return std::nullopt;
+    return *r;
+  };
+  auto fail = [](std::string status, std::string text) { return ItemFailure{std::move(status), std::move(text)}; };
+  for (const auto& item : items) {
+    if (line.back() != '(') line += ' ';
+    switch (item.type) {
+      case Type::kFlags: {
+        std::vector<std::string> kw(meta.keywords().begin(), meta.keywords().end());
+        line += "FLAGS " + imap::FormatFlags(meta.flags(), kw, false);
+        break;
+      }
+      case Type::kUid: line += "UID " + std::to_string(meta.uid()); break;
+      case Type::kRfc822Size: line += "RFC822.SIZE " + std::to_string(meta.size()); break;
+      case Type::kInternalDate: line += "INTERNALDATE " + imap::FormatDateTime(meta.internal_date_unix(), 0); break;
+      case Type::kModSeq: line += "MODSEQ (" + std::to_string(meta.modseq()) + ")"; break;
+      case Type::kEnvelope:
+        line += "ENVELOPE ";
+        if (!meta.parsed().envelope().empty()) line += meta.parsed().envelope();
+        else if (msg && msg->parsed) line += mail::Envelope(*msg->parsed);
+        else return fail("NO", "[SERVERBUG] Message metadata incomplete.");
+        break;
+      case Type::kBodyStructure:
+        line += "BODYSTRUCTURE ";
+        if (!meta.parsed().bodystructure().empty()) line += meta.parsed().bodystructure();
+        else if (msg && msg->parsed) line += mail::BodyStructure(*msg->parsed, true);
+        else return fail("NO", "[SERVERBUG] Message metadata incomplete.");
+        break;
+      case Type::kBody:
+        line += "BODY ";
+        if (!meta.parsed().body().empty()) line += meta.parsed().body();
+        else if (msg && msg->parsed) line += mail::BodyStructure(*msg->parsed, false);
+        else return fail("NO", "[SERVERBUG] Message metadata incomplete.");
+        break;
+      case Type::kRfc822:
+      case Type::kRfc822Header:
+      case Type::kRfc822Text: {
+        imap::SectionSpec spec;
+        const char* name = "RFC822";
+        if (item.type == Type::kRfc822Header) spec.text = imap::SectionText::kHeader, name = "RFC822.HEADER";
+        if (item.type == Type::kRfc822Text) spec.text = imap::SectionText::kText, name = "RFC822.TEXT";
+        auto data = body(spec, std::nullopt);
+        if (!data) return fail("NO", "[SERVERBUG] Message could not be parsed.");
+        line += std::string(name) + " ";
+        imap::AppendLiteral(line, *data);
+        break;
+      }
+      case Type::kBodySection: {
+        auto spec = ToSpec(item.section);
+        auto partial = ToPartial(item);
+        if (!msg->parsed && !(spec.part.empty() && spec.text == imap::SectionText::kNone && !partial))
+          return fail("NO", "[SERVERBUG] Message could not be parsed.");
+        std::string data;
+        if (msg->parsed) {
+          auto r = imap::FetchBody(*msg->parsed, spec, partial);
+          if (!r) return fail("BAD", imap::SectionErrorText(r.error()));
+          data = std::move(*r);
+        } else {
+          data = msg->raw;
+        }
+        line += "BODY[" + imap::FormatSection(spec) + "]";
+        if (partial) line += "<" + std::to_string(partial->offset) + ">";
+        line += ' ';
+        imap::AppendLiteral(line, data);
+        break;
+      }
+      case Type::kBinary:
+      case Type::kBinarySize: {
+        if (!msg->parsed) return fail("NO", "[SERVERBUG] Message could not be parsed.");
+        const auto& part = item.section.part;
+        if (item.type == Type::kBinarySize) {
+          auto n = imap::FetchBinarySize(*msg->parsed, part);
+          if (!n) return fail("NO", std::string(imap::kCodeUnknownCte) + " " + imap::SectionErrorText(n.error()));
+          line += "BINARY.SIZE[" + PartText(part) + "] " + std::to_string(*n);
+        } else {
+          auto partial = ToPartial(item);
+          auto r = imap::FetchBinary(*msg->parsed, part, partial);
+          if (!r) return fail("NO", std::string(imap::kCodeUnknownCte) + " " + imap::SectionErrorText(r.error()));
+          line += "BINARY[" + PartText(part) + "]";
+          if (partial) line += "<" + std::to_string(partial->offset) + ">";
+          line += ' ';
+          imap::AppendBinaryLiteral(line, *r);
+        }
+        break;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
+  const auto& args = std::get<imap::FetchArgs>(cmd.args);
+  auto& ctx = s.ctx();
+  if (args.changed_since || args.vanished)
+    co_return co_await s.Done(cmd.tag, "NO", "[CANNOT] CHANGEDSINCE/VANISHED are not supported yet.");
+  if (args.set.IsSaved()) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported yet.");
+  const SelectedMailbox& sel = *s.selected();
+  const std::vector<uint32_t> known = sel.uids;  // the view this command answers from
+
+  // 1. The UIDs to answer for, ascending.
+  std::vector<uint32_t> uids;
+  if (cmd.uid) {
+    auto set = args.set.Resolve(known.empty() ? 0 : known.back());
+    for (const auto& r : set.ranges()) {
+      auto lo = std::lower_bound(known.begin(), known.end(), r.first);
+      auto hi = std::upper_bound(known.begin(), known.end(), r.last);
+      if (lo < hi) uids.insert(uids.end(), lo, hi);
+    }
+  } else {
+    auto set = args.set.Resolve(static_cast<uint32_t>(known.size()));
+    for (const auto& r : set.ranges())
+      if (r.last > known.size()) co_return co_await s.Done(cmd.tag, "BAD", "Invalid message sequence number.");
+    for (const auto& r : set.ranges())
+      for (uint64_t n = r.first; n <= r.last; ++n) uids.push_back(known[n - 1]);
+  }
+
+  // 2. What the items need.
+  std::vector<imap::FetchItem> items = args.items;
+  bool has_uid = false, has_flags = false, need_parsed = false, need_blob = false, sets_seen = false;
+  for (const auto& i : items) {
+    has_uid |= i.type == Type::kUid;
+    has_flags |= i.type == Type::kFlags;
+    need_parsed |= i.type == Type::kEnvelope || i.type == Type::kBodyStructure || i.type == Type::kBody;
+    need_blob |= NeedsBlob(i.type);
+    sets_seen |= SetsSeen(i);
+  }
+  if (cmd.uid && !has_uid) items.insert(items.begin(), imap::FetchItem{Type::kUid, false, {}, std::nullopt});
+  sets_seen = sets_seen && !sel.read_only;
+
+  // 3. Batch by batch: metadata, \Seen, blobs, lines.
+  const size_t batch = std::max<uint32_t>(1, ctx.cfg.fetch_batch);
+  for (size_t start = 0; start < uids.size(); start += batch) {
+    std::span<const uint32_t> part(uids.data() + start, std::min(batch, uids.size() - start));
+    auto metas = co_await FetchMeta(s, sel.id, ToUidSet(part), need_parsed);
+    if (!metas) {
+      log::Warn("Fetch failed", {{"error", metas.error().message}});
+      co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
+    }
+    std::vector<uint32_t> newly_seen;
+    if (sets_seen) {
+      for (const auto& m : *metas)
+        if (!(m.flags() & imap::kFlagSeen)) newly_seen.push_back(m.uid());
+      if (!newly_seen.empty()) {
+        v1::StoreFlagsRequest req;
+        req.set_account_id(s.account_id());
+        req.set_mailbox_id(sel.id);
+        *req.mutable_uids() = ToUidSet(newly_seen);
+        req.set_mode(v1::STORE_ADD);
+        req.set_flags(imap::kFlagSeen);
+        auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::StoreFlags, std::move(req));
+        if (!r) {
+          log::Warn("StoreFlags failed", {{"error", r.error().message}});
+          co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
+        }
+        for (auto& m : *metas)
+          if (std::binary_search(newly_seen.begin(), newly_seen.end(), m.uid())) m.set_flags(m.flags() | imap::kFlagSeen);
+      }
+    }
+    for (const auto& meta : *metas) {
+      auto it = std::lower_bound(known.begin(), known.end(), meta.uid());
+      if (it == known.end() || *it != meta.uid()) continue;  // not in this session's view
+      const auto seq = static_cast<uint32_t>(it - known.begin()) + 1;
+      std::optional<LoadedMessage> loaded;
+      bool parsed_missing = need_parsed && (meta.parsed().envelope().empty() || meta.parsed().bodystructure().empty());
+      if (need_blob || parsed_missing) {
+        auto raw = co_await ctx.pool.Run(
+            [&]() { return ctx.blobs.Read(meta.blob_id(), 0, std::max<uint64_t>(meta.size(), 1)); });
+        if (!raw) {
+          log::Warn("blob read failed", {{"blob", meta.blob_id()}, {"error", raw.error().message}});
+          co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
+        }
+        loaded.emplace();
+        loaded->raw = std::move(*raw);
+        if (auto p = mail::ParseMessage(loaded->raw)) loaded->parsed = std::move(*p);
+      }
+      std::string line = "* " + std::to_string(seq) + " FETCH (";
+      if (auto f = AppendItems(line, items, meta, loaded ? &*loaded : nullptr))
+        co_return co_await s.Done(cmd.tag, f->status, f->text);
+      if (!has_flags && std::binary_search(newly_seen.begin(), newly_seen.end(), meta.uid())) {
+        std::vector<std::string> kw(meta.keywords().begin(), meta.keywords().end());
+        line += " FLAGS " + imap::FormatFlags(meta.flags(), kw, false);
+      }
+      line += ")\r\n";
+      s.Queue(line);
+      if (!co_await s.FlushIfLarge()) co_return;
+    }
+  }
+  co_await s.Done(cmd.tag, "OK", cmd.uid ? "UID FETCH completed." : "Fetch completed.");
+}
+
+}  // namespace columba::imapd

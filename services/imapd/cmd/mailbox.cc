@@ -1,0 +1,184 @@
+// mailbox.cc - LIST / LSUB (RFC 3501 6.3.8-9, CHILDREN RFC 3348, SPECIAL-USE
+// RFC 6154), SELECT / EXAMINE (6.3.1-2), UNSELECT (RFC 3691) and CLOSE (6.4.2).
+//
+// DESCRIPTION
+//   Mailbox names travel in modified UTF-7 (utf7.h) and are UTF-8 in metad.
+//   LIST patterns are matched against the wire form of each name ('*' any
+//   characters, '%' any but the delimiter '/'); "INBOX" matches in any case.
+//   SELECT keeps only the selected mailbox's UID list in the session.
+//
+// NEVER
+//   Never leaves a mailbox selected after a failed SELECT (RFC 3501 6.3.1).
+#include <algorithm>
+
+#include "lib/base/log.h"
+#include "lib/imap/format.h"
+#include "lib/imap/utf7.h"
+#include "services/imapd/commands.h"
+#include "services/imapd/metad_fetch.h"
+
+namespace columba::imapd {
+
+namespace {
+
+// '*' matches anything, '%' anything but '/'. Dynamic programming over
+// pattern x name: no backtracking blow-up however many wildcards a client sends.
+bool MatchPattern(std::string_view pattern, std::string_view name) {
+  std::vector<char> prev(name.size() + 1, 0), cur(name.size() + 1, 0);
+  prev[0] = 1;
+  for (char p : pattern) {
+    std::fill(cur.begin(), cur.end(), 0);
+    if (p == '*' || p == '%') {
+      cur[0] = prev[0];
+      for (size_t j = 1; j <= name.size(); ++j)
+        cur[j] = prev[j] || (cur[j - 1] && (p == '*' || name[j - 1] != '/'));
+    } else {
+      for (size_t j = 1; j <= name.size(); ++j) cur[j] = prev[j - 1] && name[j - 1] == p;
+    }
+    std::swap(prev, cur);
+  }
+  return prev[name.size()] != 0;
+}
+
+// "inbox", "Inbox/..." -> "INBOX...": INBOX is case-insensitive.
+std::string CanonicalInbox(std::string s) {
+  if (s.size() >= 5 && (s.size() == 5 || s[5] == '/')) {
+    std::string head = s.substr(0, 5);
+    for (char& c : head) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (head == "INBOX") s.replace(0, 5, "INBOX");
+  }
+  return s;
+}
+
+const char* SpecialUseAttribute(v1::SpecialUse u) {
+  switch (u) {
+    case v1::SPECIAL_USE_ALL: return "\\All";
+    case v1::SPECIAL_USE_ARCHIVE: return "\\Archive";
+    case v1::SPECIAL_USE_DRAFTS: return "\\Drafts";
+    case v1::SPECIAL_USE_FLAGGED: return "\\Flagged";
+    case v1::SPECIAL_USE_JUNK: return "\\Junk";
+    case v1::SPECIAL_USE_SENT: return "\\Sent";
+    case v1::SPECIAL_USE_TRASH: return "\\Trash";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> CmdList(Session& s, const imap::Command& cmd) {
+  const auto& args = std::get<imap::ListArgs>(cmd.args);
+  const bool lsub = cmd.name == "LSUB";
+  const std::string_view verb = lsub ? "LSUB" : "LIST";
+  bool subscribed_only = lsub;
+  for (const auto& o : args.selection_options)
+    if (o == "SUBSCRIBED") subscribed_only = true;
+  if (!lsub && args.patterns.size() == 1 && args.patterns[0].empty()) {
+    // RFC 3501 6.3.8: the delimiter and root name.
+    s.Queue("* LIST (\\Noselect) \"/\" \"\"\r\n");
+    co_return co_await s.Done(cmd.tag, "OK", "List completed.");
+  }
+  v1::ListMailboxesRequest req;
+  req.set_account_id(s.account_id());
+  req.set_subscribed_only(subscribed_only);
+  auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::ListMailboxes, std::move(req));
+  if (!r) {
+    log::Warn("ListMailboxes failed", {{"error", r.error().message}});
+    co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
+  }
+  std::vector<std::string> patterns;
+  for (const auto& p : args.patterns) patterns.push_back(CanonicalInbox(args.reference + p));
+  for (const auto& mb : r->mailboxes()) {
+    std::string wire = imap::Utf8ToUtf7(mb.name());
+    bool match = std::any_of(patterns.begin(), patterns.end(),
+                             [&](const std::string& p) { return MatchPattern(p, wire); });
+    if (!match) continue;
+    std::vector<std::string> attrs;
+    if (!lsub) attrs.push_back(mb.has_children() ? "\\HasChildren" : "\\HasNoChildren");
+    if (const char* su = SpecialUseAttribute(mb.special_use()); su && !lsub) attrs.push_back(su);
+    if (subscribed_only && !lsub) attrs.push_back("\\Subscribed");
+    s.Queue(imap::FormatListLine(verb, attrs, '/', wire, false));
+  }
+  co_await s.Done(cmd.tag, "OK", std::string(lsub ? "Lsub" : "List") + " completed.");
+}
+
+asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
+  const auto& args = std::get<imap::SelectArgs>(cmd.args);
+  const bool examine = cmd.name == "EXAMINE";
+  if (s.selected()) {
+    s.selected().reset();
+    s.Queue("* OK [CLOSED] Previous mailbox closed.\r\n");
+  }
+  if (args.condstore || args.qresync)
+    co_return co_await s.Done(cmd.tag, "NO", "[CANNOT] CONDSTORE/QRESYNC are not supported yet.");
+  auto name = imap::Utf7ToUtf8(args.mailbox);
+  if (!name) co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeNonExistent) + " Mailbox doesn't exist.");
+  v1::GetMailboxRequest greq;
+  greq.set_account_id(s.account_id());
+  greq.set_name(*name);
+  auto mb = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::GetMailbox, std::move(greq));
+  if (!mb) {
+    if (mb.error().kind == ErrorKind::kNotFound || mb.error().kind == ErrorKind::kInvalidInput)
+      co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeNonExistent) + " Mailbox doesn't exist.");
+    log::Warn("GetMailbox failed", {{"error", mb.error().message}});
+    co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
+  }
+  const auto& m = mb->mailbox();
+  v1::UidSet all;
+  auto* range = all.add_ranges();
+  range->set_first(1);
+  range->set_last(0);
+  auto metas = co_await FetchMeta(s, m.mailbox_id(), std::move(all), false);
+  if (!metas) {
+    log::Warn("Fetch failed", {{"error", metas.error().message}});
+    co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
+  }
+  SelectedMailbox sel;
+  sel.id = m.mailbox_id();
+  sel.name = m.name();
+  sel.uidvalidity = m.uidvalidity();
+  sel.read_only = examine;
+  sel.uids.reserve(metas->size());
+  uint32_t first_unseen = 0;
+  uint32_t uidnext = m.uidnext();
+  for (const auto& meta : *metas) {
+    sel.uids.push_back(meta.uid());
+    if (!first_unseen && !(meta.flags() & imap::kFlagSeen)) first_unseen = static_cast<uint32_t>(sel.uids.size());
+    uidnext = std::max(uidnext, meta.uid() + 1);
+  }
+  const uint32_t all_flags =
+      imap::kFlagSeen | imap::kFlagAnswered | imap::kFlagFlagged | imap::kFlagDeleted | imap::kFlagDraft;
+  s.Queue("* FLAGS " + imap::FormatFlags(all_flags, {}, false) + "\r\n");
+  if (examine)
+    s.Queue("* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
+  else
+    s.Queue("* OK " + imap::CodePermanentFlags(all_flags, {}, true) + " Flags permitted.\r\n");
+  s.Queue("* " + std::to_string(sel.uids.size()) + " EXISTS\r\n* 0 RECENT\r\n");
+  if (first_unseen) s.Queue("* OK " + imap::CodeUnseen(first_unseen) + " First unseen.\r\n");
+  s.Queue("* OK " + imap::CodeUidValidity(m.uidvalidity()) + " UIDs valid.\r\n");
+  s.Queue("* OK " + imap::CodeUidNext(uidnext) + " Predicted next UID.\r\n");
+  s.Queue("* OK " + imap::CodeHighestModseq(m.highestmodseq()) + " Highest.\r\n");
+  s.selected() = std::move(sel);
+  co_await s.Done(cmd.tag, "OK",
+                  std::string(examine ? imap::kCodeReadOnly : imap::kCodeReadWrite) +
+                      (examine ? " Examine completed." : " Select completed."));
+}
+
+asio::awaitable<void> CmdUnselect(Session& s, const imap::Command& cmd) {
+  auto& sel = *s.selected();
+  if (cmd.name == "CLOSE" && !sel.read_only && !sel.uids.empty()) {
+    // CLOSE expunges \Deleted messages silently (RFC 3501 6.4.2); UNSELECT does not.
+    v1::ExpungeRequest req;
+    req.set_account_id(s.account_id());
+    req.set_mailbox_id(sel.id);
+    *req.mutable_uids() = ToUidSet(sel.uids);
+    auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::Expunge, std::move(req));
+    if (!r) {
+      log::Warn("Expunge failed", {{"error", r.error().message}});
+      co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
+    }
+  }
+  s.selected().reset();
+  co_await s.Done(cmd.tag, "OK", cmd.name == "CLOSE" ? "Close completed." : "Unselect completed.");
+}
+
+}  // namespace columba::imapd

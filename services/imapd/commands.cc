@@ -1,0 +1,34 @@
+// commands.cc - the command table of this slice (see README.md for what is missing).
+#include "services/imapd/commands.h"
+
+#include <array>
+
+namespace columba::imapd {
+
+namespace {
+// name, needs_auth, not_authenticated_only, needs_selected, uid_allowed, handler
+constexpr std::array kCommands = {
+    CommandSpec{"CAPABILITY", false, false, false, false, CmdCapability},
+    CommandSpec{"NOOP", false, false, false, false, CmdNoop},
+    CommandSpec{"LOGOUT", false, false, false, false, CmdLogout},
+    CommandSpec{"ID", false, false, false, false, CmdId},
+    CommandSpec{"STARTTLS", false, true, false, false, CmdStartTls},
+    CommandSpec{"LOGIN", false, true, false, false, CmdLogin},
+    CommandSpec{"AUTHENTICATE", false, true, false, false, CmdAuthenticate},
+    CommandSpec{"LIST", true, false, false, false, CmdList},
+    CommandSpec{"LSUB", true, false, false, false, CmdList},
+    CommandSpec{"SELECT", true, false, false, false, CmdSelect},
+    CommandSpec{"EXAMINE", true, false, false, false, CmdSelect},
+    CommandSpec{"UNSELECT", true, false, true, false, CmdUnselect},
+    CommandSpec{"CLOSE", true, false, true, false, CmdUnselect},
+    CommandSpec{"FETCH", true, false, true, true, CmdFetch},
+};
+}  // namespace
+
+const CommandSpec* FindCommand(std::string_view name) {
+  for (const auto& c : kCommands)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+}  // namespace columba::imapd

@@ -1,0 +1,43 @@
+// commands.h - the imapd command table: one entry per command with its state
+// requirements and handler (handlers live in cmd/*.cc, one file per group).
+//
+// NEVER
+//   A handler is never called in a state its flags exclude: the session checks
+//   needs_auth / not_authenticated_only / needs_selected before dispatching.
+#pragma once
+
+#include <string_view>
+
+#include "lib/imap/command.h"
+#include "services/imapd/session.h"
+
+namespace columba::imapd {
+
+using Handler = asio::awaitable<void> (*)(Session& s, const imap::Command& cmd);
+
+struct CommandSpec {
+  std::string_view name;
+  bool needs_auth = false;               // authenticated state or later
+  bool not_authenticated_only = false;   // LOGIN, AUTHENTICATE, STARTTLS
+  bool needs_selected = false;           // selected state
+  bool uid_allowed = false;              // may be prefixed with UID
+  Handler handler = nullptr;
+};
+
+// nullptr when the command is not implemented in this server.
+const CommandSpec* FindCommand(std::string_view name);
+
+// Handlers (cmd/*.cc).
+asio::awaitable<void> CmdCapability(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdNoop(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdLogout(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdId(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdStartTls(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdLogin(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdAuthenticate(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdList(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdUnselect(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd);
+
+}  // namespace columba::imapd

@@ -1,0 +1,123 @@
+// main.cc - columba-imapd: wiring only. IMAP4rev1 access to the mailstore
+// (first slice: see README.md).
+//
+// Usage: columba-imapd [--config FILE]   (config keys: services/imapd/README.md)
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "lib/base/log.h"
+#include "lib/net/service_runtime.h"
+#include "services/imapd/listener.h"
+#include "storage/factory/factory.h"
+#include "storage/factory/probe.h"
+
+using namespace columba;
+
+int main(int argc, char** argv, char** envp) {
+  std::string config_path = net::ParseConfigFlag(argc, argv, "columba-imapd");
+  auto src = net::LoadConfigOrExit(config_path, envp);
+  ConfigReader r(src);
+  auto common = net::ReadCommonConfig(r, "127.0.0.1:29143");
+  imapd::ImapConfig cfg;
+  std::string listen = r.String("imap", "listen", "127.0.0.1:2143");
+  std::string tls_listen = r.String("imap", "tls_listen", "127.0.0.1:2993");
+  cfg.hostname = r.String("imap", "hostname", "localhost");
+  cfg.allow_plaintext_auth = r.Bool("imap", "allow_plaintext_auth", false);
+  auto trusted_list = r.List("imap", "trusted_networks", {"127.0.0.1/32"});
+  cfg.idle_timeout = r.Duration("imap", "idle_timeout", std::chrono::minutes(30), std::chrono::seconds(1),
+                                std::chrono::hours(24));
+  cfg.auth_failure_delay = r.Duration("imap", "auth_failure_delay", std::chrono::seconds(1),
+                                      std::chrono::milliseconds(0), std::chrono::seconds(60));
+  cfg.max_bad_commands = static_cast<int>(r.Int("imap", "max_bad_commands", 20, 1, 10'000));
+  cfg.fetch_batch = static_cast<uint32_t>(r.Int("imap", "fetch_batch", 500, 1, 100'000));
+  auto& lim = cfg.limits;
+  lim.max_line_length_unauthenticated = static_cast<size_t>(
+      r.Size("imap", "max_line_length_unauthenticated", lim.max_line_length_unauthenticated, 1024, 1 << 20));
+  lim.max_line_length = static_cast<size_t>(r.Size("imap", "max_line_length", lim.max_line_length, 1024, 16 << 20));
+  lim.max_literal_size_unauthenticated = r.Size("imap", "max_literal_size_unauthenticated",
+                                                lim.max_literal_size_unauthenticated, 1024, 1 << 20);
+  lim.max_literal_size = r.Size("imap", "max_literal_size", lim.max_literal_size, 1024, 2ull << 30);
+  lim.max_command_size_unauthenticated = r.Size("imap", "max_command_size_unauthenticated",
+                                                lim.max_command_size_unauthenticated, 4096, 16 << 20);
+  lim.max_command_size = r.Size("imap", "max_command_size", lim.max_command_size, 4096, 8ull << 30);
+  lim.max_nesting = static_cast<size_t>(r.Int("imap", "max_nesting", static_cast<int64_t>(lim.max_nesting), 4, 1000));
+  net::TlsConfig tls_cfg;
+  tls_cfg.cert_file = r.String("tls", "cert_file", "");
+  tls_cfg.key_file = r.String("tls", "key_file", "");
+  tls_cfg.ciphers = r.String("tls", "ciphers", "");
+  std::string metad_address = r.String("metad", "address", "127.0.0.1:27100");
+  auto metad_deadline = r.Duration("metad", "deadline", std::chrono::seconds(30), std::chrono::milliseconds(100),
+                                   std::chrono::minutes(10));
+  int workers = static_cast<int>(r.Int("service", "blocking_threads", 16, 1, 1024));
+  auto scfg = storage::ReadStorageConfig(r, true, true);
+  auto hp = obs::SplitHostPort(listen);
+  if (!hp) r.Invalid("imap", "listen", "must be host:port");
+  std::optional<std::pair<std::string, uint16_t>> tls_hp;
+  if (!tls_listen.empty()) {
+    auto t = obs::SplitHostPort(tls_listen);
+    if (!t) r.Invalid("imap", "tls_listen", "must be host:port, or empty to disable implicit TLS");
+    else tls_hp = *t;
+    if (tls_cfg.cert_file.empty() || tls_cfg.key_file.empty())
+      r.Invalid("tls", "cert_file", "tls.cert_file and tls.key_file are required when imap.tls_listen is set");
+  }
+  auto trusted = net::CidrSet::Parse(trusted_list);
+  if (!trusted) r.Invalid("imap", "trusted_networks", trusted.error().message);
+  if (auto fin = r.Finish(); !fin) {
+    std::cerr << fin.error().message << "\n";
+    return 2;
+  }
+  log::Init("columba-imapd", *log::ParseLevel(common.log_level));
+  for (const auto& w : r.warnings()) log::Warn("config", {{"warning", w}});
+
+  std::shared_ptr<net::TlsContextHolder> tls;
+  if (!tls_cfg.cert_file.empty()) {
+    auto t = net::TlsContextHolder::Create(tls_cfg);
+    if (!t) {
+      log::Error("tls", {{"error", t.error().message}});
+      return 1;
+    }
+    tls = *t;
+  }
+  auto blobs = storage::MakeBlobStore(scfg);
+  if (!blobs) {
+    log::Error("blob store", {{"error", blobs.error().message}});
+    return 1;
+  }
+  auto directory = storage::MakeDirectory(scfg, true);
+  if (!directory) {
+    log::Error("directory", {{"error", directory.error().message}});
+    return 1;
+  }
+  net::ServiceRuntime rt("imapd");
+  rpc::MetadClient metad(metad_address, metad_deadline);
+  net::BlockingPool pool(static_cast<size_t>(workers), 10'000);
+  imapd::ImapMetrics metrics(*rt.registry());
+  imapd::ServerContext ctx{cfg, std::move(*trusted), tls, **directory, **blobs, metad, pool, metrics, rt};
+
+  imapd::Listener plain(ctx, false), implicit(ctx, true);
+  if (auto l = plain.Listen(hp->first, hp->second); !l) {
+    log::Error("listen", {{"error", l.error().message}});
+    return 1;
+  }
+  if (tls_hp)
+    if (auto l = implicit.Listen(tls_hp->first, tls_hp->second); !l) {
+      log::Error("listen", {{"error", l.error().message}});
+      return 1;
+    }
+  rt.OnDrain([&] {
+    plain.Close();
+    implicit.Close();
+  });
+  if (tls) rt.OnReload([&] { return tls->Reload(); });
+
+  // Ready when metad's channel is usable and the directory and blob store answer.
+  storage::StorageProbe probe(scfg, *blobs);
+  rt.SetReadiness([&] {
+    if (!metad.Reachable()) return obs::Readiness{false, "metad unreachable"};
+    if (auto problem = probe.Problem(); !problem.empty()) return obs::Readiness{false, problem};
+    return obs::Readiness{true, ""};
+  });
+  log::Info("listening", {{"imap", listen}, {"imaps", tls_listen}, {"metrics", common.metrics_listen}});
+  return rt.Run(common);
+}

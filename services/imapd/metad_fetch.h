@@ -1,0 +1,24 @@
+// metad_fetch.h - message metadata from metad's streaming Fetch, and UID sets
+// for requests.
+//
+// NEVER
+//   Never runs the blocking gRPC reader on an event-loop thread: it runs on
+//   the BlockingPool and the coroutine resumes on its own strand.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "services/imapd/session.h"
+
+namespace columba::imapd {
+
+// Metadata of the messages whose UIDs are in `uids` (a UidSet; last = 0 means
+// up to the highest UID), ascending. Pages are collected: callers bound the set.
+asio::awaitable<Result<std::vector<v1::MessageMeta>>> FetchMeta(Session& s, uint64_t mailbox_id, v1::UidSet uids,
+                                                                 bool with_parsed);
+
+// The UidSet of ascending `uids` (consecutive runs of the list become ranges).
+v1::UidSet ToUidSet(std::span<const uint32_t> uids);
+
+}  // namespace columba::imapd

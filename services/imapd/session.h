@@ -1,0 +1,155 @@
+// session.h - one IMAP session (RFC 3501) on a TCP stream, plaintext or TLS.
+//
+// NAME
+//   ImapConfig, ImapMetrics, ServerContext, Session, RunSession
+//
+// DESCRIPTION
+//   One coroutine per connection on the connection's strand: greet, then read
+//   bytes, feed lib/imap's incremental parser and dispatch each complete
+//   command through the command table (commands.h). Session state is the
+//   login (account id) and, when a mailbox is selected, its ids and the list
+//   of UIDs (sequence number i is uids[i-1]); everything else lives in metad
+//   and the blob store, so any replica can serve any client.
+//
+// NEVER
+//   Never reads bytes that arrived before a STARTTLS reply into the TLS
+//   session (the parser and its buffer are replaced at the upgrade), never
+//   accepts a plaintext password on an unencrypted connection from outside
+//   the trusted networks unless allow_plaintext_auth is set, never answers
+//   OK on doubt (a metad or blob store failure is NO [UNAVAILABLE]).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include "lib/imap/parser.h"
+#include "lib/net/blocking_pool.h"
+#include "lib/net/cidr.h"
+#include "lib/net/service_runtime.h"
+#include "lib/net/tls.h"
+#include "lib/rpc/metad_client.h"
+#include "storage/api/blob_store.h"
+#include "storage/api/directory.h"
+
+namespace columba::imapd {
+
+struct ImapConfig {
+  std::string hostname = "localhost";
+  // Plaintext LOGIN / AUTHENTICATE PLAIN before TLS from outside trusted networks.
+  bool allow_plaintext_auth = false;
+  std::chrono::milliseconds idle_timeout{30 * 60 * 1000};  // RFC 3501 5.4: at least 30 minutes
+  std::chrono::milliseconds auth_failure_delay{1000};      // before NO [AUTHENTICATIONFAILED]
+  int max_bad_commands = 20;                               // protocol errors before BYE
+  uint32_t fetch_batch = 500;                              // UIDs per metad Fetch call in FETCH
+  imap::ParserLimits limits;
+};
+
+struct ImapMetrics {
+  explicit ImapMetrics(prometheus::Registry& r);
+  prometheus::Family<prometheus::Counter>& sessions;  // columba_imapd_sessions_total
+  prometheus::Family<prometheus::Counter>& commands;  // columba_imapd_commands_total{command}
+  prometheus::Family<prometheus::Counter>& logins;    // columba_imapd_logins_total{result}
+  prometheus::Family<prometheus::Counter>& errors;    // columba_imapd_errors_total{kind}
+  prometheus::Family<prometheus::Gauge>& active;      // columba_imapd_sessions_active
+  prometheus::Counter& sessions_total;
+  prometheus::Gauge& sessions_active;
+};
+
+struct ServerContext {
+  ImapConfig cfg;
+  net::CidrSet trusted;
+  std::shared_ptr<net::TlsContextHolder> tls;  // null when TLS is not configured
+  storage::Directory& directory;
+  storage::BlobStore& blobs;
+  rpc::MetadClient& metad;
+  net::BlockingPool& pool;
+  ImapMetrics& metrics;
+  net::ServiceRuntime& runtime;
+};
+
+struct SelectedMailbox {
+  uint64_t id = 0;
+  std::string name;  // UTF-8, as metad names it
+  uint32_t uidvalidity = 0;
+  bool read_only = false;
+  std::vector<uint32_t> uids;  // ascending; sequence number n is uids[n - 1]
+};
+
+class Session {
+ public:
+  Session(ServerContext& ctx, net::MaybeTlsStream& stream, std::string peer_ip, bool implicit_tls);
+  asio::awaitable<void> Run();
+
+  ServerContext& ctx() { return ctx_; }
+  const std::string& peer_ip() const { return peer_ip_; }
+
+  // Output: Queue appends a response, Flush writes what is queued. A failed
+  // write closes the session.
+  void Queue(std::string_view text) { out_ += text; }
+  asio::awaitable<bool> Flush();
+  // Flushes once more than 64 KiB are queued (long FETCH responses).
+  asio::awaitable<bool> FlushIfLarge() {
+    if (out_.size() < 64 * 1024) co_return !closing_;
+    co_return co_await Flush();
+  }
+  // Tagged completion: "<tag> <status> <text>\r\n", queued and flushed.
+  asio::awaitable<void> Done(const std::string& tag, std::string_view status, std::string_view text);
+
+  // The next parser event, reading from the socket as needed ("+ OK" for
+  // synchronising literals is sent here). nullopt: connection closed or timed out.
+  asio::awaitable<std::optional<imap::ParseEvent>> NextEvent();
+  imap::Parser& parser() { return *parser_; }
+
+  bool tls() const { return stream_.tls(); }
+  bool trusted() const { return trusted_; }
+  bool PlaintextAuthAllowed() const { return tls() || trusted_ || ctx_.cfg.allow_plaintext_auth; }
+  bool CanStartTls() const { return ctx_.tls && !tls(); }
+  // The capability list for the current state, without "* CAPABILITY ".
+  std::string Capabilities() const;
+
+  // STARTTLS after its OK was flushed: fresh parser (buffered input dropped), handshake.
+  asio::awaitable<bool> UpgradeToTls();
+
+  bool authenticated() const { return account_id_ != 0; }
+  uint64_t account_id() const { return account_id_; }
+  const std::string& user() const { return user_; }
+  void SetAuthenticated(std::string user, uint64_t account_id);
+
+  std::optional<SelectedMailbox>& selected() { return selected_; }
+  void Close() { closing_ = true; }
+  bool closing() const { return closing_; }
+
+ private:
+  asio::awaitable<void> Dispatch(const imap::Command& cmd);
+  asio::awaitable<void> ProtocolError(const imap::ProtocolError& e);
+  void ArmIdleTimer();
+  std::unique_ptr<imap::Parser> NewParser() const;
+
+  ServerContext& ctx_;
+  net::MaybeTlsStream& stream_;
+  std::string peer_ip_;
+  bool implicit_tls_;
+  bool trusted_;
+  std::unique_ptr<imap::Parser> parser_;
+  asio::steady_timer idle_;
+  std::string out_;
+  bool closing_ = false;
+  bool timed_out_ = false;
+  int bad_commands_ = 0;
+  std::string user_;
+  uint64_t account_id_ = 0;
+  std::optional<SelectedMailbox> selected_;
+};
+
+// Runs a session to completion; `implicit_tls` starts with the TLS handshake.
+asio::awaitable<void> RunSession(ServerContext& ctx, asio::ip::tcp::socket socket, std::string peer_ip,
+                                 bool implicit_tls);
+
+}  // namespace columba::imapd
