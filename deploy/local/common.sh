@@ -3,7 +3,7 @@
 #
 # Fixed local ports (docs/operations.md): LMTP 2424, SMTP 2525, submission 2587,
 # submissions 2465, IMAP 2143, IMAPS 2993, POP3 2110, POP3S 2995; metad gRPC 27100;
-# metrics/health HTTP: metad 29100, lmtpd 29124. Infrastructure: PostgreSQL 25432,
+# metrics/health HTTP: metad 29100, lmtpd 29124, imapd 29143. Infrastructure: PostgreSQL 25432,
 # Redis 26379, slapd provider 23389, consumer 23390.
 # Never stops a process by name: only the pid recorded in $STATE/run/<svc>.pid,
 # and only when /proc/<pid>/exe is that service's binary.
@@ -22,11 +22,15 @@ LMTP_PORT=${COLUMBA_LOCAL_LMTP_PORT:-2424}
 METAD_PORT=${COLUMBA_LOCAL_METAD_PORT:-27100}
 METAD_HTTP=${COLUMBA_LOCAL_METAD_HTTP_PORT:-29100}
 LMTPD_HTTP=${COLUMBA_LOCAL_LMTPD_HTTP_PORT:-29124}
+IMAP_PORT=${COLUMBA_LOCAL_IMAP_PORT:-2143}
+IMAPS_PORT=${COLUMBA_LOCAL_IMAPS_PORT:-2993}
+IMAPD_HTTP=${COLUMBA_LOCAL_IMAPD_HTTP_PORT:-29143}
 
 # SERVICES: name, binary, metrics port (health endpoint). Order = start order.
 SERVICES=(
   "metad:metad/columba-metad:$METAD_HTTP"
   "lmtpd:lmtpd/columba-lmtpd:$LMTPD_HTTP"
+  "imapd:imapd/columba-imapd:$IMAPD_HTTP"
 )
 
 svc_pid() { # NAME -> pid of a live process of that service, or nothing

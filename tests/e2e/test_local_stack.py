@@ -7,6 +7,7 @@ deploy/local/down stopping every process it started. The stack runs on free
 ports (COLUMBA_LOCAL_*_PORT, COLUMBA_PG_PORT, ...) and its own COLUMBA_STATE, so
 it does not collide with a developer's stack on the fixed ports.
 """
+import imaplib
 import os
 import shutil
 import signal
@@ -37,12 +38,16 @@ class LocalStack(unittest.TestCase):
         if build:
             self.env["COLUMBA_BUILD"] = build
         self.lmtp_port = free_port()
+        self.imap_port = free_port()
         self.env.update({
             "COLUMBA_STATE": os.path.join(self.state, "state"),
             "COLUMBA_LOCAL_LMTP_PORT": str(self.lmtp_port),
             "COLUMBA_LOCAL_METAD_PORT": str(free_port()),
             "COLUMBA_LOCAL_METAD_HTTP_PORT": str(free_port()),
             "COLUMBA_LOCAL_LMTPD_HTTP_PORT": str(free_port()),
+            "COLUMBA_LOCAL_IMAP_PORT": str(self.imap_port),
+            "COLUMBA_LOCAL_IMAPS_PORT": str(free_port()),
+            "COLUMBA_LOCAL_IMAPD_HTTP_PORT": str(free_port()),
             "COLUMBA_PG_PORT": str(free_port()),
             "COLUMBA_REDIS_PORT": str(free_port()),
             "COLUMBA_LDAP_PROVIDER_PORT": str(free_port()),
@@ -67,7 +72,7 @@ class LocalStack(unittest.TestCase):
     def test_quick_start(self):
         out = self.run_script("deploy/local/up").stdout
         self.assertIn("Columba is running", out)
-        self.assertIn("started now: metad lmtpd", out)
+        self.assertIn("started now: metad lmtpd imapd", out)
 
         self.assertIn("added", self.run_script("deploy/local/ctl", "user", "add", "x@example.test",
                                                "--password", "p").stdout)
@@ -76,6 +81,12 @@ class LocalStack(unittest.TestCase):
                                         b"Subject: quick start\r\n\r\nhello\r\n"), {})
         listing = self.run_script("deploy/local/ctl", "message", "list", "x@example.test").stdout
         self.assertIn("quick start", listing)
+        with imaplib.IMAP4("127.0.0.1", self.imap_port) as imap:
+            imap.login("x@example.test", "p")
+            typ, data = imap.select("INBOX")
+            self.assertEqual((typ, data), ("OK", [b"1"]))
+            typ, data = imap.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            self.assertIn(b"quick start", data[0][1])
 
         again = self.run_script("deploy/local/up").stdout
         self.assertIn("nothing (all were running)", again)
