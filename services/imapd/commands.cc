@@ -22,6 +22,19 @@ constexpr std::array kCommands = {
     CommandSpec{"UNSELECT", true, false, true, false, CmdUnselect},
     CommandSpec{"CLOSE", true, false, true, false, CmdUnselect},
     CommandSpec{"FETCH", true, false, true, true, CmdFetch},
+    CommandSpec{"CREATE", true, false, false, false, CmdCreate},
+    CommandSpec{"DELETE", true, false, false, false, CmdDelete},
+    CommandSpec{"RENAME", true, false, false, false, CmdRename},
+    CommandSpec{"SUBSCRIBE", true, false, false, false, CmdSubscribe},
+    CommandSpec{"UNSUBSCRIBE", true, false, false, false, CmdSubscribe},
+    CommandSpec{"STATUS", true, false, false, false, CmdStatus},
+    CommandSpec{"NAMESPACE", true, false, false, false, CmdNamespace},
+    CommandSpec{"STORE", true, false, true, true, CmdStore},
+    CommandSpec{"EXPUNGE", true, false, true, true, CmdExpunge},
+    CommandSpec{"COPY", true, false, true, true, CmdCopy},
+    CommandSpec{"MOVE", true, false, true, true, CmdCopy},
+    CommandSpec{"APPEND", true, false, false, false, CmdAppend},
+    CommandSpec{"SEARCH", true, false, true, true, CmdSearch},
 };
 }  // namespace
 

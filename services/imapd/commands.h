@@ -39,5 +39,19 @@ asio::awaitable<void> CmdList(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdUnselect(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd);
+// cmd/manage.cc
+asio::awaitable<void> CmdCreate(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdDelete(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdRename(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdSubscribe(Session& s, const imap::Command& cmd);  // SUBSCRIBE and UNSUBSCRIBE
+asio::awaitable<void> CmdStatus(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdNamespace(Session& s, const imap::Command& cmd);
+// cmd/store.cc
+asio::awaitable<void> CmdStore(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdExpunge(Session& s, const imap::Command& cmd);  // EXPUNGE and UID EXPUNGE
+asio::awaitable<void> CmdCopy(Session& s, const imap::Command& cmd);     // COPY and MOVE
+asio::awaitable<void> CmdAppend(Session& s, const imap::Command& cmd);
+// cmd/search.cc
+asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd);
 
 }  // namespace columba::imapd
