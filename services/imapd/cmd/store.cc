@@ -1,25 +1,387 @@
-// store.cc - message changes (issue 4): STORE, EXPUNGE / UID EXPUNGE, COPY, MOVE, APPEND.
+// store.cc - message changes (issue 4): STORE / UID STORE (RFC 3501 6.4.6,
+// UNCHANGEDSINCE RFC 7162 3.1.3), EXPUNGE / UID EXPUNGE (RFC 3501 6.4.3,
+// RFC 4315), COPY / UID COPY (COPYUID), MOVE / UID MOVE (RFC 6851) and APPEND
+// (RFC 3501 6.3.11, APPENDUID, MULTIAPPEND RFC 3502).
 //
-// Placeholder handlers answer "NO [CANNOT] ... not supported yet" until each is
-// implemented; the command table in commands.cc already routes to them.
+// DESCRIPTION
+//   Sets are resolved against the session's UID list (sequence number n is
+//   uids[n - 1]); UIDs the session has not been told about are ignored. Every
+//   change goes through metad; untagged EXPUNGE responses are sent in
+//   descending sequence order so each number is valid when it is read, and the
+//   session's list is updated as they are queued. APPEND writes the bytes to
+//   the blob store on the blocking pool, parses them once with lib/mail for
+//   the ParsedFields metad caches (as lmtpd does), then calls metad Append.
+//
+// NEVER
+//   Never reports a sequence number for a UID outside the session's list,
+//   never answers OK when metad or the blob store failed.
+#include <algorithm>
+
+#include "lib/base/log.h"
+#include "lib/imap/format.h"
+#include "lib/imap/imap_date.h"
+#include "lib/imap/section.h"
+#include "lib/imap/utf7.h"
+#include "lib/mail/message.h"
 #include "services/imapd/commands.h"
+#include "services/imapd/metad_fetch.h"
 
 namespace columba::imapd {
 
+namespace {
+
+std::string Unavailable() { return std::string(imap::kCodeUnavailable) + " Try again later."; }
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// System flags to the bitmask, keywords kept. False: a flag that cannot be stored.
+bool SplitFlags(const std::vector<std::string>& flags, uint32_t& mask, std::vector<std::string>& keywords) {
+  mask = 0;
+  keywords.clear();
+  for (const auto& f : flags) {
+    if (!f.empty() && f[0] == '\\') {
+      std::string l = Lower(f);
+      if (l == "\\seen") mask |= imap::kFlagSeen;
+      else if (l == "\\answered") mask |= imap::kFlagAnswered;
+      else if (l == "\\flagged") mask |= imap::kFlagFlagged;
+      else if (l == "\\deleted") mask |= imap::kFlagDeleted;
+      else if (l == "\\draft") mask |= imap::kFlagDraft;
+      else if (l == "\\recent") continue;  // cannot be set by a client; ignored
+      else return false;
+    } else {
+      if (!imap::IsAtom(f)) return false;
+      if (std::find(keywords.begin(), keywords.end(), f) == keywords.end()) keywords.push_back(f);
+    }
+  }
+  return true;
+}
+
+// The session's UIDs addressed by `set` (UIDs for UID commands, sequence
+// numbers otherwise), ascending. nullopt: a sequence number out of range.
+std::optional<std::vector<uint32_t>> ResolveUids(const std::vector<uint32_t>& known, const imap::SequenceSet& set,
+                                                 bool uid) {
+  std::vector<uint32_t> uids;
+  if (uid) {
+    auto r = set.Resolve(known.empty() ? 0 : known.back());
+    for (const auto& range : r.ranges()) {
+      auto lo = std::lower_bound(known.begin(), known.end(), range.first);
+      auto hi = std::upper_bound(known.begin(), known.end(), range.last);
+      if (lo < hi) uids.insert(uids.end(), lo, hi);
+    }
+  } else {
+    auto r = set.Resolve(static_cast<uint32_t>(known.size()));
+    for (const auto& range : r.ranges())
+      if (range.last > known.size()) return std::nullopt;
+    for (const auto& range : r.ranges())
+      for (uint64_t n = range.first; n <= range.last; ++n) uids.push_back(known[n - 1]);
+  }
+  return uids;
+}
+
+// Sequence number of `uid` in the session's list, 0 when it is not there.
+uint32_t SeqOf(const std::vector<uint32_t>& known, uint32_t uid) {
+  auto it = std::lower_bound(known.begin(), known.end(), uid);
+  if (it == known.end() || *it != uid) return 0;
+  return static_cast<uint32_t>(it - known.begin()) + 1;
+}
+
+// Queues "* n EXPUNGE" for each expunged UID the session knows, highest
+// sequence number first, and removes them from the session's list.
+void ApplyExpunged(Session& s, std::vector<uint32_t> expunged) {
+  auto& sel = *s.selected();
+  std::sort(expunged.begin(), expunged.end());
+  for (auto it = expunged.rbegin(); it != expunged.rend(); ++it) {
+    uint32_t seq = SeqOf(sel.uids, *it);
+    if (!seq) continue;
+    sel.uids.erase(sel.uids.begin() + (seq - 1));
+    s.Queue("* " + std::to_string(seq) + " EXPUNGE\r\n");
+  }
+}
+
+// New UIDs in the selected mailbox (COPY to itself, APPEND): added to the
+// session's list and announced with EXISTS.
+void AddUids(Session& s, const std::vector<uint32_t>& uids) {
+  auto& sel = *s.selected();
+  bool added = false;
+  for (uint32_t u : uids) {
+    auto it = std::lower_bound(sel.uids.begin(), sel.uids.end(), u);
+    if (it != sel.uids.end() && *it == u) continue;
+    sel.uids.insert(it, u);
+    added = true;
+  }
+  if (added) s.Queue("* " + std::to_string(sel.uids.size()) + " EXISTS\r\n");
+}
+
+// The ParsedFields metad caches, as lmtpd fills them (without trace headers).
+std::optional<v1::ParsedFields> ParseFields(std::string_view data) {
+  auto parsed = mail::ParseMessage(data);
+  if (!parsed) return std::nullopt;
+  v1::ParsedFields f;
+  f.set_envelope(mail::Envelope(*parsed));
+  f.set_bodystructure(mail::BodyStructure(*parsed, true));
+  f.set_body(mail::BodyStructure(*parsed, false));
+  mail::SearchFields sf = mail::ExtractSearchFields(*parsed);
+  f.set_subject(std::move(sf.subject));
+  f.set_from(std::move(sf.from));
+  f.set_to(std::move(sf.to));
+  f.set_cc(std::move(sf.cc));
+  f.set_bcc(std::move(sf.bcc));
+  f.set_message_id(std::move(sf.message_id));
+  f.set_in_reply_to(std::move(sf.in_reply_to));
+  f.set_references(std::move(sf.references));
+  f.set_sent_unix(sf.date);
+  f.set_header_size(static_cast<uint32_t>(parsed->parts[0].body_start));
+  f.set_headers(std::move(sf.headers));
+  f.set_body_text(std::move(sf.body_text));
+  f.set_part_offsets(imap::SerializePartMap(imap::BuildPartMap(*parsed)));
+  return f;
+}
+
+// Destination mailbox of COPY/MOVE by its wire name. Error text on failure.
+asio::awaitable<Result<v1::Mailbox>> FindMailbox(Session& s, const std::string& wire_name) {
+  auto name = imap::Utf7ToUtf8(wire_name);
+  if (!name) co_return Fail(ErrorKind::kNotFound, "bad name");
+  v1::GetMailboxRequest req;
+  req.set_account_id(s.account_id());
+  req.set_name(*name);
+  auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::GetMailbox, std::move(req));
+  if (!r) co_return tl::unexpected(r.error());
+  co_return r->mailbox();
+}
+
+}  // namespace
+
 asio::awaitable<void> CmdStore(Session& s, const imap::Command& cmd) {
-  co_await s.Done(cmd.tag, "NO", "[CANNOT] " + std::string(cmd.uid ? "UID " : "") + cmd.name + " is not supported yet.");
+  const auto& args = std::get<imap::StoreArgs>(cmd.args);
+  if (args.set.IsSaved()) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported yet.");
+  auto& sel = *s.selected();
+  if (sel.read_only) co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeReadOnly) + " Mailbox is read-only.");
+  uint32_t mask = 0;
+  std::vector<std::string> keywords;
+  if (!SplitFlags(args.flags, mask, keywords)) co_return co_await s.Done(cmd.tag, "BAD", "Invalid flag.");
+  auto uids = ResolveUids(sel.uids, args.set, cmd.uid);
+  if (!uids) co_return co_await s.Done(cmd.tag, "BAD", "Invalid message sequence number.");
+  const std::string done = cmd.uid ? "UID STORE completed." : "Store completed.";
+  if (uids->empty()) co_return co_await s.Done(cmd.tag, "OK", done);
+
+  v1::StoreFlagsRequest req;
+  req.set_account_id(s.account_id());
+  req.set_mailbox_id(sel.id);
+  *req.mutable_uids() = ToUidSet(*uids);
+  req.set_mode(args.mode == imap::StoreArgs::Mode::kAdd      ? v1::STORE_ADD
+               : args.mode == imap::StoreArgs::Mode::kRemove ? v1::STORE_REMOVE
+                                                             : v1::STORE_REPLACE);
+  req.set_flags(mask);
+  for (const auto& k : keywords) req.add_keywords(k);
+  // UNCHANGEDSINCE 0 can never succeed (RFC 7162 3.1.3): every message fails.
+  const bool conditional = args.unchanged_since.has_value();
+  if (conditional && *args.unchanged_since == 0) {
+    std::vector<uint32_t> failed;
+    for (uint32_t u : *uids) failed.push_back(cmd.uid ? u : SeqOf(sel.uids, u));
+    co_return co_await s.Done(cmd.tag, "OK", imap::CodeModified(failed) + " Conditional store failed.");
+  }
+  if (conditional) req.set_unchanged_since(*args.unchanged_since);
+  auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::StoreFlags, std::move(req));
+  if (!r) {
+    if (r.error().kind == ErrorKind::kInvalidInput) co_return co_await s.Done(cmd.tag, "BAD", "Invalid keyword.");
+    log::Warn("StoreFlags failed", {{"error", r.error().message}});
+    co_return co_await s.Done(cmd.tag, "NO", Unavailable());
+  }
+  // Untagged FETCH for each changed message (RFC 3501 6.4.6); with .SILENT
+  // only when UNCHANGEDSINCE is used (RFC 7162 3.1.3 wants MODSEQ reported).
+  for (const auto& m : r->updated()) {
+    uint32_t seq = SeqOf(sel.uids, m.uid());
+    if (!seq) continue;
+    if (args.silent && !conditional) continue;
+    std::string line = "* " + std::to_string(seq) + " FETCH (";
+    if (!args.silent) {
+      std::vector<std::string> kw(m.keywords().begin(), m.keywords().end());
+      line += "FLAGS " + imap::FormatFlags(m.flags(), kw, false);
+    }
+    if (cmd.uid) line += std::string(line.back() == '(' ? "" : " ") + "UID " + std::to_string(m.uid());
+    if (conditional) line += std::string(line.back() == '(' ? "" : " ") + "MODSEQ (" + std::to_string(m.modseq()) + ")";
+    line += ")\r\n";
+    s.Queue(line);
+  }
+  std::vector<uint32_t> failed;
+  for (uint32_t u : r->failed_uids()) {
+    uint32_t seq = SeqOf(sel.uids, u);
+    if (!seq) continue;
+    failed.push_back(cmd.uid ? u : seq);
+  }
+  std::sort(failed.begin(), failed.end());
+  if (!failed.empty())
+    co_return co_await s.Done(cmd.tag, "OK", imap::CodeModified(failed) + " Conditional store failed.");
+  co_await s.Done(cmd.tag, "OK", done);
 }
 
 asio::awaitable<void> CmdExpunge(Session& s, const imap::Command& cmd) {
-  co_await s.Done(cmd.tag, "NO", "[CANNOT] " + std::string(cmd.uid ? "UID " : "") + cmd.name + " is not supported yet.");
+  auto& sel = *s.selected();
+  if (sel.read_only) co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeReadOnly) + " Mailbox is read-only.");
+  std::vector<uint32_t> uids;
+  if (cmd.uid) {
+    const auto& args = std::get<imap::SetArgs>(cmd.args);
+    if (args.set.IsSaved()) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported yet.");
+    uids = *ResolveUids(sel.uids, args.set, true);
+  } else {
+    uids = sel.uids;  // only messages this session knows: it must report their numbers
+  }
+  const std::string done = cmd.uid ? "UID EXPUNGE completed." : "Expunge completed.";
+  if (uids.empty()) co_return co_await s.Done(cmd.tag, "OK", done);
+  v1::ExpungeRequest req;
+  req.set_account_id(s.account_id());
+  req.set_mailbox_id(sel.id);
+  *req.mutable_uids() = ToUidSet(uids);
+  auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::Expunge, std::move(req));
+  if (!r) {
+    log::Warn("Expunge failed", {{"error", r.error().message}});
+    co_return co_await s.Done(cmd.tag, "NO", Unavailable());
+  }
+  ApplyExpunged(s, std::vector<uint32_t>(r->expunged_uids().begin(), r->expunged_uids().end()));
+  co_await s.Done(cmd.tag, "OK", done);
 }
 
 asio::awaitable<void> CmdCopy(Session& s, const imap::Command& cmd) {
-  co_await s.Done(cmd.tag, "NO", "[CANNOT] " + std::string(cmd.uid ? "UID " : "") + cmd.name + " is not supported yet.");
+  const auto& args = std::get<imap::CopyArgs>(cmd.args);
+  const bool move = cmd.name == "MOVE";
+  const std::string verb = std::string(cmd.uid ? "UID " : "") + (move ? "MOVE" : "COPY");
+  if (args.set.IsSaved()) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported yet.");
+  auto& sel = *s.selected();
+  if (move && sel.read_only)
+    co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeReadOnly) + " Mailbox is read-only.");
+  auto uids = ResolveUids(sel.uids, args.set, cmd.uid);
+  if (!uids) co_return co_await s.Done(cmd.tag, "BAD", "Invalid message sequence number.");
+  auto dest = co_await FindMailbox(s, args.mailbox);
+  if (!dest) {
+    if (dest.error().kind == ErrorKind::kNotFound || dest.error().kind == ErrorKind::kInvalidInput)
+      co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeTryCreate) + " Mailbox doesn't exist.");
+    log::Warn("GetMailbox failed", {{"error", dest.error().message}});
+    co_return co_await s.Done(cmd.tag, "NO", Unavailable());
+  }
+  if (uids->empty()) co_return co_await s.Done(cmd.tag, "OK", verb + " completed.");
+  v1::CopyMessagesRequest req;
+  req.set_account_id(s.account_id());
+  req.set_mailbox_id(sel.id);
+  *req.mutable_uids() = ToUidSet(*uids);
+  req.set_dest_mailbox_id(dest->mailbox_id());
+  req.set_move(move);
+  auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::CopyMessages, std::move(req));
+  if (!r) {
+    if (r.error().kind == ErrorKind::kQuotaExceeded)
+      co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeOverQuota) + " Quota exceeded.");
+    if (r.error().kind == ErrorKind::kNotFound)
+      co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeTryCreate) + " Mailbox doesn't exist.");
+    log::Warn("CopyMessages failed", {{"error", r.error().message}});
+    co_return co_await s.Done(cmd.tag, "NO", Unavailable());
+  }
+  std::vector<uint32_t> src(r->source_uids().begin(), r->source_uids().end());
+  std::vector<uint32_t> dst(r->dest_uids().begin(), r->dest_uids().end());
+  std::string code = src.empty() ? std::string() : imap::CodeCopyUid(r->dest_uidvalidity(), src, dst) + " ";
+  if (move) {
+    // RFC 6851 3.3: COPYUID goes in an untagged OK before the EXPUNGEs.
+    if (!code.empty()) s.Queue("* OK " + code + "Moved UIDs.\r\n");
+    ApplyExpunged(s, src);
+    if (dest->mailbox_id() == sel.id) AddUids(s, dst);
+    co_return co_await s.Done(cmd.tag, "OK", verb + " completed.");
+  }
+  if (dest->mailbox_id() == sel.id) AddUids(s, dst);
+  co_await s.Done(cmd.tag, "OK", code + verb + " completed.");
 }
 
 asio::awaitable<void> CmdAppend(Session& s, const imap::Command& cmd) {
-  co_await s.Done(cmd.tag, "NO", "[CANNOT] " + std::string(cmd.uid ? "UID " : "") + cmd.name + " is not supported yet.");
+  const auto& args = std::get<imap::AppendArgs>(cmd.args);
+  auto& ctx = s.ctx();
+  auto name = imap::Utf7ToUtf8(args.mailbox);
+  if (!name) co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeTryCreate) + " Mailbox doesn't exist.");
+  if (args.messages.empty()) co_return co_await s.Done(cmd.tag, "BAD", "Missing message.");
+
+  // 1. Check every message's flags and date before storing anything.
+  struct Prepared {
+    uint32_t flags = 0;
+    std::vector<std::string> keywords;
+    int64_t internal_date = 0;
+  };
+  std::vector<Prepared> prep(args.messages.size());
+  for (size_t i = 0; i < args.messages.size(); ++i) {
+    const auto& m = args.messages[i];
+    if (!SplitFlags(m.flags, prep[i].flags, prep[i].keywords))
+      co_return co_await s.Done(cmd.tag, "BAD", "Invalid flag.");
+    if (m.date_time) {
+      auto dt = imap::ParseDateTime(*m.date_time);
+      if (!dt) co_return co_await s.Done(cmd.tag, "BAD", "Invalid date-time.");
+      prep[i].internal_date = dt->unix_time;
+    }
+  }
+
+  // 2. Each message: blob, parse, metad Append. MULTIAPPEND is all or nothing
+  //    (RFC 3502): on a failure the ones already appended are expunged again.
+  uint64_t mailbox_id = 0;
+  uint32_t uidvalidity = 0;
+  std::vector<uint32_t> appended;
+  std::optional<std::pair<std::string, std::string>> failure;  // status, text
+  for (size_t i = 0; i < args.messages.size() && !failure; ++i) {
+    const auto& m = args.messages[i];
+    auto blob = co_await ctx.pool.Run([&]() { return ctx.blobs.Put(m.data); });
+    if (!blob) {
+      log::Warn("blob store put failed", {{"error", blob.error().message}});
+      failure.emplace("NO", Unavailable());
+      break;
+    }
+    v1::AppendRequest req;
+    req.set_account_id(s.account_id());
+    if (mailbox_id) req.set_mailbox_id(mailbox_id);
+    else req.set_mailbox_name(*name);
+    req.set_blob_id(*blob);
+    req.set_size(m.data.size());
+    req.set_flags(prep[i].flags);
+    for (const auto& k : prep[i].keywords) req.add_keywords(k);
+    req.set_internal_date_unix(prep[i].internal_date);
+    if (auto f = ParseFields(m.data)) *req.mutable_parsed() = std::move(*f);
+    auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::Append, std::move(req));
+    if (!r) {
+      switch (r.error().kind) {
+        case ErrorKind::kNotFound:
+          failure.emplace("NO", std::string(imap::kCodeTryCreate) + " Mailbox doesn't exist.");
+          break;
+        case ErrorKind::kQuotaExceeded:
+          failure.emplace("NO", std::string(imap::kCodeOverQuota) + " Quota exceeded.");
+          break;
+        case ErrorKind::kLimitExceeded:
+          failure.emplace("NO", std::string(imap::kCodeTooBig) + " Message too big.");
+          break;
+        case ErrorKind::kInvalidInput:
+          failure.emplace("NO", std::string(imap::kCodeCannot) + " " + r.error().message);
+          break;
+        default:
+          log::Warn("Append failed", {{"error", r.error().message}});
+          failure.emplace("NO", Unavailable());
+      }
+      break;
+    }
+    mailbox_id = r->mailbox_id();
+    uidvalidity = r->uidvalidity();
+    appended.push_back(r->uid());
+  }
+  if (failure) {
+    if (!appended.empty()) {
+      v1::ExpungeRequest req;
+      req.set_account_id(s.account_id());
+      req.set_mailbox_id(mailbox_id);
+      std::vector<uint32_t> sorted = appended;
+      std::sort(sorted.begin(), sorted.end());
+      *req.mutable_uids() = ToUidSet(sorted);
+      req.set_force(true);
+      auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::Expunge, std::move(req));
+      if (!r) log::Warn("Expunge after failed MULTIAPPEND failed", {{"error", r.error().message}});
+    }
+    co_return co_await s.Done(cmd.tag, failure->first, failure->second);
+  }
+  if (s.selected() && s.selected()->id == mailbox_id) AddUids(s, appended);
+  co_await s.Done(cmd.tag, "OK", imap::CodeAppendUid(uidvalidity, appended) + " Append completed.");
 }
 
 }  // namespace columba::imapd
