@@ -2,33 +2,17 @@
 #include "services/lmtpd/delivery.h"
 
 #include "lib/imap/section.h"
-#include "lib/mail/message.h"
+#include "lib/rpc/parsed_fields.h"
 
 namespace columba::lmtpd {
 
 Result<std::shared_ptr<const PreparedMessage>> PrepareMessage(std::string data) {
   auto pm = std::make_shared<PreparedMessage>();
   pm->data = std::move(data);
-  auto parsed = mail::ParseMessage(pm->data);
-  if (!parsed) return tl::unexpected(parsed.error());
-  auto& f = pm->parsed;
-  f.set_envelope(mail::Envelope(*parsed));
-  f.set_bodystructure(mail::BodyStructure(*parsed, true));
-  f.set_body(mail::BodyStructure(*parsed, false));
-  mail::SearchFields s = mail::ExtractSearchFields(*parsed);
-  f.set_subject(std::move(s.subject));
-  f.set_from(std::move(s.from));
-  f.set_to(std::move(s.to));
-  f.set_cc(std::move(s.cc));
-  f.set_bcc(std::move(s.bcc));
-  f.set_message_id(std::move(s.message_id));
-  f.set_in_reply_to(std::move(s.in_reply_to));
-  f.set_references(std::move(s.references));
-  f.set_sent_unix(s.date);
-  f.set_header_size(static_cast<uint32_t>(parsed->parts[0].body_start));
-  f.set_headers(std::move(s.headers));
-  f.set_body_text(std::move(s.body_text));
-  pm->part_map = imap::BuildPartMap(*parsed);
+  auto fields = rpc::ComputeMessageFields(pm->data);
+  if (!fields) return tl::unexpected(fields.error());
+  pm->parsed = std::move(fields->parsed);
+  pm->part_map = std::move(fields->part_map);
   return std::shared_ptr<const PreparedMessage>(std::move(pm));
 }
 

@@ -23,6 +23,7 @@
 #include "lib/imap/section.h"
 #include "lib/imap/utf7.h"
 #include "lib/mail/message.h"
+#include "lib/rpc/parsed_fields.h"
 #include "services/imapd/commands.h"
 #include "services/imapd/metad_fetch.h"
 
@@ -116,29 +117,12 @@ void AddUids(Session& s, const std::vector<uint32_t>& uids) {
   if (added) s.Queue("* " + std::to_string(sel.uids.size()) + " EXISTS\r\n");
 }
 
-// The ParsedFields metad caches, as lmtpd fills them (without trace headers).
+// The ParsedFields metad caches, exactly as lmtpd computes them (no trace headers here).
 std::optional<v1::ParsedFields> ParseFields(std::string_view data) {
-  auto parsed = mail::ParseMessage(data);
-  if (!parsed) return std::nullopt;
-  v1::ParsedFields f;
-  f.set_envelope(mail::Envelope(*parsed));
-  f.set_bodystructure(mail::BodyStructure(*parsed, true));
-  f.set_body(mail::BodyStructure(*parsed, false));
-  mail::SearchFields sf = mail::ExtractSearchFields(*parsed);
-  f.set_subject(std::move(sf.subject));
-  f.set_from(std::move(sf.from));
-  f.set_to(std::move(sf.to));
-  f.set_cc(std::move(sf.cc));
-  f.set_bcc(std::move(sf.bcc));
-  f.set_message_id(std::move(sf.message_id));
-  f.set_in_reply_to(std::move(sf.in_reply_to));
-  f.set_references(std::move(sf.references));
-  f.set_sent_unix(sf.date);
-  f.set_header_size(static_cast<uint32_t>(parsed->parts[0].body_start));
-  f.set_headers(std::move(sf.headers));
-  f.set_body_text(std::move(sf.body_text));
-  f.set_part_offsets(imap::SerializePartMap(imap::BuildPartMap(*parsed)));
-  return f;
+  auto fields = rpc::ComputeMessageFields(data);
+  if (!fields) return std::nullopt;
+  fields->parsed.set_part_offsets(imap::SerializePartMap(fields->part_map));
+  return std::move(fields->parsed);
 }
 
 // Destination mailbox of COPY/MOVE by its wire name. Error text on failure.
