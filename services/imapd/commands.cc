@@ -35,6 +35,8 @@ constexpr std::array kCommands = {
     CommandSpec{"MOVE", true, false, true, true, CmdCopy},
     CommandSpec{"APPEND", true, false, false, false, CmdAppend},
     CommandSpec{"SEARCH", true, false, true, true, CmdSearch},
+    CommandSpec{"CHECK", true, false, true, false, CmdNoop},
+    CommandSpec{"IDLE", true, false, false, false, CmdIdle},
 };
 }  // namespace
 

@@ -29,7 +29,6 @@ const CommandSpec* FindCommand(std::string_view name);
 
 // Handlers (cmd/*.cc).
 asio::awaitable<void> CmdCapability(Session& s, const imap::Command& cmd);
-asio::awaitable<void> CmdNoop(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdLogout(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdId(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdStartTls(Session& s, const imap::Command& cmd);
@@ -51,6 +50,13 @@ asio::awaitable<void> CmdStore(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdExpunge(Session& s, const imap::Command& cmd);  // EXPUNGE and UID EXPUNGE
 asio::awaitable<void> CmdCopy(Session& s, const imap::Command& cmd);     // COPY and MOVE
 asio::awaitable<void> CmdAppend(Session& s, const imap::Command& cmd);
+// cmd/idle.cc
+asio::awaitable<void> CmdNoop(Session& s, const imap::Command& cmd);  // NOOP and CHECK
+asio::awaitable<void> CmdIdle(Session& s, const imap::Command& cmd);
+// Reports what changed in the selected mailbox since the session last looked
+// (metad Changes): EXPUNGE, EXISTS, then FETCH (FLAGS); queued, not flushed.
+// Only where RFC 3501 7.4.1 allows EXPUNGE: NOOP, CHECK, IDLE.
+asio::awaitable<void> SyncMailbox(Session& s);
 // cmd/search.cc
 asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd);
 

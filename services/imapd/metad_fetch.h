@@ -16,7 +16,7 @@ namespace columba::imapd {
 // Metadata of the messages whose UIDs are in `uids` (a UidSet; last = 0 means
 // up to the highest UID), ascending. Pages are collected: callers bound the set.
 asio::awaitable<Result<std::vector<v1::MessageMeta>>> FetchMeta(Session& s, uint64_t mailbox_id, v1::UidSet uids,
-                                                                 bool with_parsed);
+                                                                 bool with_parsed, uint64_t changed_since = 0);
 
 // The UidSet of ascending `uids` (consecutive runs of the list become ranges).
 v1::UidSet ToUidSet(std::span<const uint32_t> uids);

@@ -35,7 +35,7 @@ std::unique_ptr<imap::Parser> Session::NewParser() const {
 
 std::string Session::Capabilities() const {
   std::string caps = "IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT";
-  if (authenticated()) return caps + " CHILDREN SPECIAL-USE CREATE-SPECIAL-USE NAMESPACE UIDPLUS MOVE MULTIAPPEND ESEARCH STATUS=SIZE";
+  if (authenticated()) return caps + " IDLE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE NAMESPACE UIDPLUS MOVE MULTIAPPEND ESEARCH STATUS=SIZE";
   if (CanStartTls()) caps += " STARTTLS";
   caps += PlaintextAuthAllowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
   return caps;
@@ -91,6 +91,19 @@ asio::awaitable<std::optional<imap::ParseEvent>> Session::NextEvent() {
     if (ec || n == 0) co_return std::nullopt;
     parser_->Feed(std::string_view(buf, n));
   }
+}
+
+void Session::StartIdleRead(std::shared_ptr<IdleSignal> sig) {
+  if (idle_read_pending_ || input_closed_) return;
+  idle_read_pending_ = true;
+  stream_.async_read_some(asio::buffer(idle_buf_), [this, sig](asio::error_code ec, size_t n) {
+    idle_read_pending_ = false;
+    if (ec || n == 0)
+      input_closed_ = true;
+    else
+      parser_->Feed(std::string_view(idle_buf_.data(), n));
+    sig->Wake();
+  });
 }
 
 asio::awaitable<bool> Session::UpgradeToTls() {

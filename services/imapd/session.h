@@ -19,6 +19,7 @@
 //   OK on doubt (a metad or blob store failure is NO [UNAVAILABLE]).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -80,6 +81,17 @@ struct SelectedMailbox {
   uint32_t uidvalidity = 0;
   bool read_only = false;
   std::vector<uint32_t> uids;  // ascending; sequence number n is uids[n - 1]
+  uint64_t modseq = 0;         // changes up to here are reflected in `uids` (SyncMailbox)
+};
+
+// Wakes a session waiting in IDLE: the socket read and the metad Watch stream
+// set their flag and cancel `timer` (always on the session's strand).
+struct IdleSignal {
+  explicit IdleSignal(asio::any_io_executor ex) : timer(std::move(ex)) {}
+  asio::steady_timer timer;
+  bool change = false;       // Watch reported a change (or became ready)
+  bool watch_ended = false;  // the Watch stream finished (error or cancel)
+  void Wake() { timer.cancel(); }
 };
 
 class Session {
@@ -123,6 +135,15 @@ class Session {
   void SetAuthenticated(std::string user, uint64_t account_id);
 
   std::optional<SelectedMailbox>& selected() { return selected_; }
+
+  // IDLE (cmd/idle.cc): StartIdleRead reads once from the socket in the
+  // background (unless a read is pending); its completion feeds the parser (or
+  // marks the input closed) and wakes `sig`. A session never ends with a read
+  // pending: CancelIdleRead then wait until idle_read_pending() is false.
+  void StartIdleRead(std::shared_ptr<IdleSignal> sig);
+  bool idle_read_pending() const { return idle_read_pending_; }
+  bool input_closed() const { return input_closed_; }
+  void CancelIdleRead() { stream_.cancel(); }
   void Close() { closing_ = true; }
   bool closing() const { return closing_; }
 
@@ -143,6 +164,9 @@ class Session {
   bool closing_ = false;
   bool timed_out_ = false;
   int bad_commands_ = 0;
+  bool idle_read_pending_ = false;
+  bool input_closed_ = false;
+  std::array<char, 16384> idle_buf_{};
   std::string user_;
   uint64_t account_id_ = 0;
   std::optional<SelectedMailbox> selected_;

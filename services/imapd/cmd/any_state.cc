@@ -1,4 +1,4 @@
-// any_state.cc - CAPABILITY, NOOP, LOGOUT (RFC 3501 6.1) and ID (RFC 2971):
+// any_state.cc - CAPABILITY, LOGOUT (RFC 3501 6.1) and ID (RFC 2971):
 // commands valid in every state.
 //
 // NEVER
@@ -11,11 +11,6 @@ namespace columba::imapd {
 asio::awaitable<void> CmdCapability(Session& s, const imap::Command& cmd) {
   s.Queue("* CAPABILITY " + s.Capabilities() + "\r\n");
   co_await s.Done(cmd.tag, "OK", "Capability completed.");
-}
-
-asio::awaitable<void> CmdNoop(Session& s, const imap::Command& cmd) {
-  // Untagged updates from other sessions (EXISTS/EXPUNGE/FETCH) are not sent yet.
-  co_await s.Done(cmd.tag, "OK", "NOOP completed.");
 }
 
 asio::awaitable<void> CmdLogout(Session& s, const imap::Command& cmd) {

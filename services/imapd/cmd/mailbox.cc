@@ -137,6 +137,7 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   sel.name = m.name();
   sel.uidvalidity = m.uidvalidity();
   sel.read_only = examine;
+  sel.modseq = m.highestmodseq();
   sel.uids.reserve(metas->size());
   uint32_t first_unseen = 0;
   uint32_t uidnext = m.uidnext();

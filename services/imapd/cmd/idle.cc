@@ -1,0 +1,200 @@
+// idle.cc - NOOP / CHECK (RFC 3501 6.1.2, 6.4.1) with untagged updates, IDLE
+// (RFC 2177), and SyncMailbox: what other sessions (on any imapd) changed in
+// the selected mailbox.
+//
+// DESCRIPTION
+//   The session remembers the selected mailbox's HIGHESTMODSEQ; SyncMailbox
+//   asks metad Changes(since = that) and reports, in this order, EXPUNGE
+//   (descending sequence numbers, so each number is valid when sent), EXISTS
+//   for new UIDs, then FETCH (FLAGS ... UID ...) for changed messages still
+//   in the view. Changes of this session's own STORE are reported again
+//   (harmless duplicates). MODSEQ is not sent: CONDSTORE is not enabled.
+//
+//   IDLE sends "+ idling", opens metad Watch for the selected mailbox
+//   (watch.h, no thread held), and runs SyncMailbox whenever it reports a
+//   change (also once when it becomes ready, closing the gap since the last
+//   sync). DONE ends it; a line other than DONE ends it with BAD. The idle
+//   timeout applies (BYE); a Watch that fails is reopened after 5 s (with a
+//   sync, so nothing is lost). The Watch is cancelled whenever IDLE ends.
+//
+// NEVER
+//   Never sends EXPUNGE outside NOOP, CHECK and IDLE (RFC 3501 7.4.1), and
+//   never ends IDLE with a socket read still pending.
+#include <algorithm>
+#include <unordered_set>
+
+#include "lib/base/log.h"
+#include "lib/imap/format.h"
+#include "services/imapd/commands.h"
+#include "services/imapd/metad_fetch.h"
+#include "services/imapd/watch.h"
+
+namespace columba::imapd {
+
+namespace {
+constexpr uint32_t kChangesPage = 1000;
+constexpr auto kWatchRetry = std::chrono::seconds(5);
+constexpr auto kDrainCheck = std::chrono::seconds(10);
+}  // namespace
+
+asio::awaitable<void> SyncMailbox(Session& s) {
+  if (!s.selected()) co_return;
+  const uint64_t mailbox_id = s.selected()->id;
+  const uint64_t since = s.selected()->modseq;
+  v1::ChangesRequest req;
+  req.set_account_id(s.account_id());
+  req.set_mailbox_id(mailbox_id);
+  req.set_since_modseq(since);
+  req.set_page_size(kChangesPage);
+  auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::Changes, std::move(req));
+  if (!r) {
+    s.ctx().metrics.errors.Add({{"kind", "changes"}}).Increment();
+    log::Warn("Changes failed", {{"error", r.error().message}});
+    co_return;
+  }
+  std::vector<v1::MessageMeta> changed(r->mutable_changed()->begin(), r->mutable_changed()->end());
+  if (r->truncated()) {
+    v1::UidSet all;
+    auto* range = all.add_ranges();
+    range->set_first(1);
+    range->set_last(0);
+    auto metas = co_await FetchMeta(s, mailbox_id, std::move(all), false, since);
+    if (!metas) {
+      s.ctx().metrics.errors.Add({{"kind", "changes"}}).Increment();
+      log::Warn("Fetch changed_since failed", {{"error", metas.error().message}});
+      co_return;
+    }
+    changed = std::move(*metas);
+  }
+  // The session may have changed (UNSELECT cannot interleave, but be safe).
+  if (!s.selected() || s.selected()->id != mailbox_id) co_return;
+  auto& sel = *s.selected();
+
+  // 1. EXPUNGE, highest sequence number first.
+  std::unordered_set<uint32_t> expunged(r->expunged_uids().begin(), r->expunged_uids().end());
+  if (!expunged.empty()) {
+    for (size_t i = sel.uids.size(); i > 0; --i) {
+      if (!expunged.count(sel.uids[i - 1])) continue;
+      s.Queue("* " + std::to_string(i) + " EXPUNGE\r\n");
+      sel.uids.erase(sel.uids.begin() + static_cast<std::ptrdiff_t>(i - 1));
+    }
+  }
+
+  // 2. EXISTS for UIDs above the view.
+  std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) { return a.uid() < b.uid(); });
+  const uint32_t top = sel.uids.empty() ? 0 : sel.uids.back();
+  bool added = false;
+  for (const auto& m : changed) {
+    if (m.uid() <= top || expunged.count(m.uid())) continue;
+    if (!sel.uids.empty() && sel.uids.back() == m.uid()) continue;
+    sel.uids.push_back(m.uid());
+    added = true;
+  }
+  if (added) s.Queue("* " + std::to_string(sel.uids.size()) + " EXISTS\r\n");
+
+  // 3. FETCH for changed messages that were already in the view.
+  for (const auto& m : changed) {
+    if (m.uid() > top) continue;
+    auto it = std::lower_bound(sel.uids.begin(), sel.uids.end(), m.uid());
+    if (it == sel.uids.end() || *it != m.uid()) continue;
+    std::vector<std::string> keywords(m.keywords().begin(), m.keywords().end());
+    s.Queue("* " + std::to_string(it - sel.uids.begin() + 1) + " FETCH (FLAGS " +
+            imap::FormatFlags(m.flags(), keywords, false) + " UID " + std::to_string(m.uid()) + ")\r\n");
+  }
+  sel.modseq = std::max(sel.modseq, r->highestmodseq());
+}
+
+asio::awaitable<void> CmdNoop(Session& s, const imap::Command& cmd) {
+  co_await SyncMailbox(s);
+  co_await s.Done(cmd.tag, "OK", cmd.name == "CHECK" ? "CHECK completed." : "NOOP completed.");
+}
+
+asio::awaitable<void> CmdIdle(Session& s, const imap::Command& cmd) {
+  s.Queue("+ idling\r\n");
+  if (!co_await s.Flush()) co_return;
+  s.parser().ExpectIdleDone();
+
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + s.ctx().cfg.idle_timeout;
+  auto sig = std::make_shared<IdleSignal>(co_await asio::this_coro::executor);
+  std::shared_ptr<MailboxWatch> watch;
+  std::optional<Clock::time_point> reopen_at;
+  const uint64_t mailbox_id = s.selected() ? s.selected()->id : 0;
+  if (mailbox_id) watch = MailboxWatch::Start(s.ctx().metad, s.account_id(), mailbox_id, sig);
+
+  enum class End { kDone, kBad, kClosed, kTimeout, kDraining } end = End::kClosed;
+  imap::ProtocolError bad;
+  for (;;) {
+    imap::ParseEvent ev = s.parser().Next();
+    if (ev.kind == imap::ParseEvent::Kind::kIdleDone) {
+      end = End::kDone;
+      break;
+    }
+    if (ev.kind == imap::ParseEvent::Kind::kError) {
+      end = End::kBad;
+      bad = std::move(ev.error);
+      break;
+    }
+    if (s.input_closed() || s.closing()) {
+      end = End::kClosed;
+      break;
+    }
+    s.StartIdleRead(sig);
+    if (sig->change) {
+      sig->change = false;
+      co_await SyncMailbox(s);
+      if (!co_await s.Flush()) {
+        end = End::kClosed;
+        break;
+      }
+      continue;
+    }
+    if (sig->watch_ended && mailbox_id) {
+      sig->watch_ended = false;
+      watch.reset();
+      reopen_at = Clock::now() + kWatchRetry;
+    }
+    if (reopen_at && Clock::now() >= *reopen_at) {
+      reopen_at.reset();
+      watch = MailboxWatch::Start(s.ctx().metad, s.account_id(), mailbox_id, sig);
+      continue;
+    }
+    if (s.ctx().runtime.draining()) {
+      end = End::kDraining;
+      break;
+    }
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      end = End::kTimeout;
+      break;
+    }
+    auto until = std::min(deadline, now + kDrainCheck);
+    if (reopen_at) until = std::min(until, *reopen_at);
+    sig->timer.expires_at(until);
+    co_await sig->timer.async_wait(net::kNoThrow);
+  }
+  if (watch) watch->Cancel();
+  watch.reset();
+
+  if (end == End::kDone) co_return co_await s.Done(cmd.tag, "OK", "IDLE terminated.");
+  if (end == End::kBad) {
+    s.ctx().metrics.errors.Add({{"kind", "syntax"}}).Increment();
+    // Not a ?: with a std::string temporary inside co_await (GCC 12 coroutine bug).
+    std::string text = bad.text.empty() ? std::string("Expected DONE.") : bad.text;
+    co_return co_await s.Done(cmd.tag, "BAD", text);
+  }
+  // Leaving the session: no read may outlive it.
+  if (s.idle_read_pending()) {
+    s.CancelIdleRead();
+    while (s.idle_read_pending()) {
+      sig->timer.expires_after(std::chrono::seconds(1));
+      co_await sig->timer.async_wait(net::kNoThrow);
+    }
+  }
+  if (end == End::kTimeout) s.Queue("* BYE Autologout; idle for too long.\r\n");
+  if (end == End::kDraining) s.Queue("* BYE Server shutting down.\r\n");
+  if (end != End::kClosed) co_await s.Flush();
+  s.Close();
+}
+
+}  // namespace columba::imapd

@@ -1,0 +1,244 @@
+"""test_imap_idle.py - columba-imapd untagged updates across sessions and nodes:
+IDLE (RFC 2177) woken by metad Watch, NOOP / CHECK reporting EXPUNGE, EXISTS and
+FETCH (FLAGS) for changes made by another session on a SECOND imapd process
+(both share one metad), against real imapd + lmtpd + metad + PostgreSQL.
+
+Each test gets its own account with three messages delivered over LMTP.
+"""
+import itertools
+import re
+import smtplib
+import socket
+import time
+import unittest
+
+from pylib.stack import Stack
+
+
+def message(n):
+    return (f"From: Alice <alice@example.org>\r\n"
+            f"To: Bob <bob@example.test>\r\n"
+            f"Subject: idle test {n}\r\n"
+            f"Message-ID: <idle{n}-{time.time_ns()}@example.org>\r\n"
+            f"\r\n"
+            f"Body number {n}.\r\n").encode()
+
+
+class RawImap:
+    def __init__(self, port, timeout=15):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.line()  # greeting
+
+    def line(self, timeout=None):
+        if timeout is not None:
+            self.sock.settimeout(timeout)
+        try:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("server closed the connection")
+                self.buf += chunk
+        finally:
+            if timeout is not None:
+                self.sock.settimeout(15)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode(errors="replace")
+
+    def send(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+
+    def command(self, tag, text):
+        """Returns (untagged lines, tagged line)."""
+        self.send(f"{tag} {text}")
+        untagged = []
+        while True:
+            l = self.line()
+            if l.startswith(tag + " "):
+                return untagged, l
+            untagged.append(l)
+
+    def close(self):
+        self.sock.close()
+
+
+class ImapIdle(unittest.TestCase):
+    counter = itertools.count(1)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack("imapidle")
+        st = cls.stack
+        cls.metad = st.start_metad()
+        cls.lmtpd = st.start_lmtpd()
+        cls.imapd = st.start_imapd()
+        cls.imapd2 = st.start_imapd(name="imapd2")
+        cls.imapd_short = st.start_imapd(name="imapd3", imap__idle_timeout="2s")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.close()
+
+    def deliver(self, n):
+        with smtplib.LMTP("127.0.0.1", self.lmtpd.port) as lmtp:
+            self.assertFalse(lmtp.sendmail("alice@example.org", [self.user], message(n)))
+
+    def setUp(self):
+        self.user = self.stack.add_user(f"idle{next(self.counter)}", password="idle-secret")
+        for n in (1, 2, 3):
+            self.deliver(n)
+        self.assertEqual([m["uid"] for m in self.stack.messages(self.user)], [1, 2, 3])
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            try:
+                c.close()
+            except Exception:
+                pass
+
+    def session(self, imapd, select=True):
+        c = RawImap(imapd.port)
+        self.clients.append(c)
+        _, ok = c.command("l1", f'LOGIN {self.user} "idle-secret"')
+        self.assertTrue(ok.startswith("l1 OK"), ok)
+        if select:
+            untagged, ok = c.command("s1", "SELECT INBOX")
+            self.assertTrue(ok.startswith("s1 OK"), ok)
+            self.assertIn("* 3 EXISTS", untagged)
+        return c
+
+    def test_capability_has_idle(self):
+        a = self.session(self.imapd, select=False)
+        untagged, ok = a.command("c1", "CAPABILITY")
+        self.assertTrue(ok.startswith("c1 OK"), ok)
+        self.assertIn(" IDLE", untagged[0])
+
+    def test_idle_reports_delivery(self):
+        a = self.session(self.imapd)
+        a.send("i1 IDLE")
+        self.assertEqual(a.line(), "+ idling")
+        time.sleep(0.3)  # let the Watch stream become ready
+        start = time.monotonic()
+        self.deliver(4)
+        line = a.line(timeout=2)
+        latency = time.monotonic() - start
+        self.assertEqual(line, "* 4 EXISTS")
+        print(f"\nIDLE latency (start of LMTP delivery -> * 4 EXISTS read): {latency * 1000:.1f} ms")
+        self.assertLess(latency, 2.0)
+        # (d) DONE ends IDLE with the tagged OK; the session goes on.
+        a.send("DONE")
+        self.assertEqual(a.line(), "i1 OK IDLE terminated.")
+        untagged, ok = a.command("f1", "FETCH 1:* (UID)")
+        self.assertTrue(ok.startswith("f1 OK"), ok)
+        self.assertEqual(len(untagged), 4, untagged)
+
+    def test_idle_reports_other_node_flag_change(self):
+        a = self.session(self.imapd)
+        b = self.session(self.imapd2)
+        a.send("i1 IDLE")
+        self.assertEqual(a.line(), "+ idling")
+        time.sleep(0.3)
+        _, ok = b.command("b1", r"STORE 3 +FLAGS (\Flagged)")
+        self.assertTrue(ok.startswith("b1 OK"), ok)
+        line = a.line(timeout=2)
+        self.assertTrue(re.match(r"\* 3 FETCH \(FLAGS \(\\Flagged\) UID 3\)", line), line)
+        a.send("DONE")
+        self.assertEqual(a.line(), "i1 OK IDLE terminated.")
+
+    def test_noop_reports_other_node_flag_change(self):
+        a = self.session(self.imapd)
+        b = self.session(self.imapd2)
+        _, ok = b.command("b1", r"STORE 2 +FLAGS (\Seen)")
+        self.assertTrue(ok.startswith("b1 OK"), ok)
+        untagged, ok = a.command("n1", "NOOP")
+        self.assertTrue(ok.startswith("n1 OK"), ok)
+        self.assertTrue(any(l.startswith("* 2 FETCH (FLAGS (\\Seen") for l in untagged), untagged)
+        # Reported once: the next NOOP is quiet.
+        untagged, ok = a.command("n2", "NOOP")
+        self.assertEqual(untagged, [])
+
+    def test_noop_reports_other_node_expunge(self):
+        a = self.session(self.imapd)
+        b = self.session(self.imapd2)
+        _, ok = b.command("b1", r"STORE 2 +FLAGS.SILENT (\Deleted)")
+        self.assertTrue(ok.startswith("b1 OK"), ok)
+        untagged, ok = b.command("b2", "EXPUNGE")
+        self.assertEqual(untagged, ["* 2 EXPUNGE"])
+        # FETCH must not report the EXPUNGE (RFC 3501 7.4.1).
+        untagged, ok = a.command("f0", "FETCH 1:* (UID)")
+        self.assertTrue(ok.startswith("f0 OK"), ok)
+        self.assertFalse(any("EXPUNGE" in l for l in untagged), untagged)
+        untagged, ok = a.command("n1", "CHECK")
+        self.assertTrue(ok.startswith("n1 OK"), ok)
+        self.assertIn("* 2 EXPUNGE", untagged)
+        untagged, ok = a.command("f1", "FETCH 1:* (UID)")
+        self.assertTrue(ok.startswith("f1 OK"), ok)
+        self.assertEqual(untagged, ["* 1 FETCH (UID 1)", "* 2 FETCH (UID 3)"])
+
+    def test_noop_expunge_and_exists_order(self):
+        a = self.session(self.imapd)
+        b = self.session(self.imapd2)
+        _, ok = b.command("b1", r"STORE 1,3 +FLAGS.SILENT (\Deleted)")
+        self.assertTrue(ok.startswith("b1 OK"), ok)
+        b.command("b2", "EXPUNGE")
+        self.deliver(4)
+        untagged, ok = a.command("n1", "NOOP")
+        self.assertTrue(ok.startswith("n1 OK"), ok)
+        self.assertEqual(untagged[:3], ["* 3 EXPUNGE", "* 1 EXPUNGE", "* 2 EXISTS"], untagged)
+        untagged, ok = a.command("f1", "UID FETCH 1:* (UID)")
+        self.assertEqual(untagged, ["* 1 FETCH (UID 2)", "* 2 FETCH (UID 4)"])
+
+    def test_idle_without_selected_mailbox(self):
+        a = self.session(self.imapd, select=False)
+        a.send("i1 IDLE")
+        self.assertEqual(a.line(), "+ idling")
+        a.send("DONE")
+        self.assertEqual(a.line(), "i1 OK IDLE terminated.")
+
+    def test_idle_wrong_continuation(self):
+        a = self.session(self.imapd)
+        a.send("i1 IDLE")
+        self.assertEqual(a.line(), "+ idling")
+        a.send("NOPE")
+        self.assertTrue(a.line().startswith("i1 BAD"))
+        _, ok = a.command("n1", "NOOP")
+        self.assertTrue(ok.startswith("n1 OK"), ok)
+
+    def test_idle_timeout(self):
+        a = self.session(self.imapd_short)
+        a.send("i1 IDLE")
+        self.assertEqual(a.line(), "+ idling")
+        start = time.monotonic()
+        self.assertEqual(a.line(timeout=6), "* BYE Autologout; idle for too long.")
+        self.assertGreater(time.monotonic() - start, 1.5)
+        with self.assertRaises(ConnectionError):
+            a.line(timeout=3)
+        c = self.session(self.imapd_short)
+        _, ok = c.command("n1", "NOOP")
+        self.assertTrue(ok.startswith("n1 OK"), ok)
+
+    def test_disconnect_during_idle(self):
+        for _ in range(3):
+            a = self.session(self.imapd)
+            a.send("i1 IDLE")
+            self.assertEqual(a.line(), "+ idling")
+            time.sleep(0.2)
+            a.close()
+        time.sleep(0.5)
+        # The server goes on: a new session works, and gets updates while idle.
+        c = self.session(self.imapd)
+        _, ok = c.command("n1", "NOOP")
+        self.assertTrue(ok.startswith("n1 OK"), ok)
+        c.send("i2 IDLE")
+        self.assertEqual(c.line(), "+ idling")
+        time.sleep(0.3)
+        self.deliver(5)
+        self.assertEqual(c.line(timeout=2), "* 4 EXISTS")
+        c.send("DONE")
+        self.assertEqual(c.line(), "i2 OK IDLE terminated.")
+        self.assertEqual(self.imapd.http("/healthz")[0], 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
