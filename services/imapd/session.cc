@@ -55,7 +55,7 @@ asio::awaitable<bool> Session::Flush() {
   co_return !ec;
 }
 
-asio::awaitable<void> Session::Done(const std::string& tag, std::string_view status, std::string_view text) {
+asio::awaitable<void> Session::Done(std::string tag, std::string status, std::string text) {
   out_ += tag;
   out_ += ' ';
   out_ += status;
@@ -151,8 +151,9 @@ asio::awaitable<void> Session::Dispatch(const imap::Command& cmd) {
   }
   ctx_.metrics.commands.Add({{"command", spec ? std::string(spec->name) : std::string("unsupported")}}).Increment();
   if (!spec || (cmd.uid && !spec->uid_allowed)) {
-    co_await Done(cmd.tag, "NO", "[CANNOT] " + std::string(cmd.uid ? "UID " : "") + cmd.name +
-                                     " is not supported yet.");
+    // Built first: GCC 12 miscompiles std::string temporaries inside co_await arguments.
+    const std::string text = "[CANNOT] " + std::string(cmd.uid ? "UID " : "") + cmd.name + " is not supported yet.";
+    co_await Done(cmd.tag, "NO", text);
     co_return;
   }
   if (spec->needs_auth && !authenticated()) {

@@ -112,7 +112,10 @@ class Session {
     co_return co_await Flush();
   }
   // Tagged completion: "<tag> <status> <text>\r\n", queued and flushed.
-  asio::awaitable<void> Done(const std::string& tag, std::string_view status, std::string_view text);
+  // Arguments are taken by value: they are copied into this coroutine's frame at
+  // the call, so no caller temporary has to survive the suspension (GCC 12
+  // miscompiles some temporaries inside co_await expressions).
+  asio::awaitable<void> Done(std::string tag, std::string status, std::string text);
 
   // The next parser event, reading from the socket as needed ("+ OK" for
   // synchronising literals is sent here). nullopt: connection closed or timed out.

@@ -98,7 +98,7 @@ asio::awaitable<void> CmdList(Session& s, const imap::Command& cmd) {
     if (subscribed_only && !lsub) attrs.push_back("\\Subscribed");
     s.Queue(imap::FormatListLine(verb, attrs, '/', wire, false));
   }
-  co_await s.Done(cmd.tag, "OK", std::string(lsub ? "Lsub" : "List") + " completed.");
+  co_await s.Done(cmd.tag, "OK", lsub ? "Lsub completed." : "List completed.");
 }
 
 asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
