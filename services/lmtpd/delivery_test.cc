@@ -28,7 +28,8 @@ TEST(PrepareMessage, ParsesOnceAndFillsTheCachedFields) {
   std::string prefix = "Return-Path: <a@example.org>\r\nDelivered-To: bob@example.test\r\n";
   imap::PartMap map = (*pm)->part_map;
   imap::PrependHeaderLines(map, prefix.size());
-  auto stored = mail::ParseMessage(prefix + data);
+  const std::string stored_bytes = prefix + data;  // ParsedMessage views into these bytes
+  auto stored = mail::ParseMessage(stored_bytes);
   ASSERT_TRUE(stored.has_value());
   EXPECT_EQ(map, imap::BuildPartMap(*stored));
 }
