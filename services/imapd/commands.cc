@@ -37,6 +37,7 @@ constexpr std::array kCommands = {
     CommandSpec{"SEARCH", true, false, true, true, CmdSearch},
     CommandSpec{"CHECK", true, false, true, false, CmdNoop},
     CommandSpec{"IDLE", true, false, false, false, CmdIdle},
+    CommandSpec{"ENABLE", true, false, false, false, CmdEnable},
 };
 }  // namespace
 

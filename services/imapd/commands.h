@@ -31,6 +31,7 @@ const CommandSpec* FindCommand(std::string_view name);
 asio::awaitable<void> CmdCapability(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdLogout(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdId(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdEnable(Session& s, const imap::Command& cmd);  // RFC 5161
 asio::awaitable<void> CmdStartTls(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdLogin(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdAuthenticate(Session& s, const imap::Command& cmd);
@@ -57,6 +58,9 @@ asio::awaitable<void> CmdIdle(Session& s, const imap::Command& cmd);
 // (metad Changes): EXPUNGE, EXISTS, then FETCH (FLAGS); queued, not flushed.
 // Only where RFC 3501 7.4.1 allows EXPUNGE: NOOP, CHECK, IDLE.
 asio::awaitable<void> SyncMailbox(Session& s);
+// "* VANISHED uids" (QRESYNC) or "* n EXPUNGE" (descending) for each expunged
+// UID in the session's list, which loses them; queued, not flushed (cmd/idle.cc).
+void ReportExpunged(Session& s, std::vector<uint32_t> expunged);
 // cmd/search.cc
 asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd);
 

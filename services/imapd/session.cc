@@ -35,7 +35,7 @@ std::unique_ptr<imap::Parser> Session::NewParser() const {
 
 std::string Session::Capabilities() const {
   std::string caps = "IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT";
-  if (authenticated()) return caps + " IDLE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE NAMESPACE UIDPLUS MOVE MULTIAPPEND ESEARCH STATUS=SIZE";
+  if (authenticated()) return caps + " IDLE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE NAMESPACE UIDPLUS MOVE MULTIAPPEND ESEARCH STATUS=SIZE ENABLE CONDSTORE QRESYNC";
   if (CanStartTls()) caps += " STARTTLS";
   caps += PlaintextAuthAllowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
   return caps;

@@ -139,6 +139,16 @@ class Session {
 
   std::optional<SelectedMailbox>& selected() { return selected_; }
 
+  // RFC 7162: CONDSTORE is enabled by ENABLE CONDSTORE/QRESYNC or any
+  // CONDSTORE-enabling command (SELECT (CONDSTORE), FETCH MODSEQ/CHANGEDSINCE,
+  // STORE UNCHANGEDSINCE); from then on untagged FETCH responses carry MODSEQ.
+  // QRESYNC only by ENABLE; it turns EXPUNGE responses into VANISHED and adds
+  // UID to every untagged FETCH.
+  bool condstore() const { return condstore_; }
+  bool qresync() const { return qresync_; }
+  void EnableCondstore() { condstore_ = true; }
+  void EnableQresync() { qresync_ = condstore_ = true; }
+
   // IDLE (cmd/idle.cc): StartIdleRead reads once from the socket in the
   // background (unless a read is pending); its completion feeds the parser (or
   // marks the input closed) and wakes `sig`. A session never ends with a read
@@ -173,6 +183,8 @@ class Session {
   std::string user_;
   uint64_t account_id_ = 0;
   std::optional<SelectedMailbox> selected_;
+  bool condstore_ = false;
+  bool qresync_ = false;
 };
 
 // Runs a session to completion; `implicit_tls` starts with the TLS handshake.

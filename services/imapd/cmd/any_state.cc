@@ -1,5 +1,5 @@
 // any_state.cc - CAPABILITY, LOGOUT (RFC 3501 6.1) and ID (RFC 2971):
-// commands valid in every state.
+// commands valid in every state; ENABLE (RFC 5161, authenticated state).
 //
 // NEVER
 //   ID never logs or echoes the client's values beyond a bounded summary.
@@ -29,6 +29,26 @@ asio::awaitable<void> CmdId(Session& s, const imap::Command& cmd) {
   }
   s.Queue("* ID (\"name\" \"Columba\")\r\n");
   co_await s.Done(cmd.tag, "OK", "ID completed.");
+}
+
+// ENABLE CONDSTORE / QRESYNC (RFC 7162 3.1, 3.2.3); other capabilities are
+// ignored. "* ENABLED" lists what this command newly enabled (QRESYNC implies
+// CONDSTORE without listing it). Only before a mailbox is selected (RFC 5161 3.1).
+asio::awaitable<void> CmdEnable(Session& s, const imap::Command& cmd) {
+  const auto& args = std::get<imap::EnableArgs>(cmd.args);
+  if (s.selected()) co_return co_await s.Done(cmd.tag, "BAD", "ENABLE is not allowed with a mailbox selected.");
+  std::string enabled = "* ENABLED";
+  for (const auto& c : args.capabilities) {
+    if (c == "CONDSTORE" && !s.condstore()) {
+      s.EnableCondstore();
+      enabled += " CONDSTORE";
+    } else if (c == "QRESYNC" && !s.qresync()) {
+      s.EnableQresync();
+      enabled += " QRESYNC";
+    }
+  }
+  s.Queue(enabled + "\r\n");
+  co_await s.Done(cmd.tag, "OK", "Enabled.");
 }
 
 }  // namespace columba::imapd

@@ -9,7 +9,9 @@
 //   from the blob read through the blob store on the blocking pool and parsed
 //   with lib/mail (lib/imap/section.h FetchBody). A non-PEEK body fetch in a
 //   read-write mailbox sets \Seen through metad first and reports the new
-//   FLAGS, as RFC 3501 requires.
+//   FLAGS, as RFC 3501 requires. CONDSTORE/QRESYNC (RFC 7162): the
+//   CHANGEDSINCE modifier keeps messages with MODSEQ above it (and adds
+//   MODSEQ), VANISHED first reports the set's UIDs expunged since then.
 //
 // NEVER
 //   Never reports a message the session has not been told about (UIDs not in
@@ -188,9 +190,10 @@ std::optional<ItemFailure> AppendItems(std::string& line, const std::vector<imap
 asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::FetchArgs>(cmd.args);
   auto& ctx = s.ctx();
-  if (args.changed_since || args.vanished)
-    co_return co_await s.Done(cmd.tag, "NO", "[CANNOT] CHANGEDSINCE/VANISHED are not supported yet.");
   if (args.set.IsSaved()) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported yet.");
+  // RFC 7162 3.2.6: VANISHED only once QRESYNC is enabled.
+  if (args.vanished && !s.qresync()) co_return co_await s.Done(cmd.tag, "BAD", "QRESYNC is not enabled.");
+  const uint64_t changed_since = args.changed_since.value_or(0);
   const SelectedMailbox& sel = *s.selected();
   const std::vector<uint32_t> known = sel.uids;  // the view this command answers from
 
@@ -213,22 +216,53 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
 
   // 2. What the items need.
   std::vector<imap::FetchItem> items = args.items;
-  bool has_uid = false, has_flags = false, need_parsed = false, need_blob = false, sets_seen = false;
+  bool has_uid = false, has_flags = false, has_modseq = false, need_parsed = false, need_blob = false,
+       sets_seen = false;
   for (const auto& i : items) {
     has_uid |= i.type == Type::kUid;
     has_flags |= i.type == Type::kFlags;
+    has_modseq |= i.type == Type::kModSeq;
     need_parsed |= i.type == Type::kEnvelope || i.type == Type::kBodyStructure || i.type == Type::kBody;
     need_blob |= NeedsBlob(i.type);
     sets_seen |= SetsSeen(i);
   }
   if (cmd.uid && !has_uid) items.insert(items.begin(), imap::FetchItem{Type::kUid, false, {}, std::nullopt});
   sets_seen = sets_seen && !sel.read_only;
+  // MODSEQ and CHANGEDSINCE are CONDSTORE-enabling (RFC 7162 3.1); CHANGEDSINCE
+  // implies MODSEQ (3.1.4.1), and once enabled FLAGS come with MODSEQ.
+  if (has_modseq || args.changed_since) s.EnableCondstore();
+  if (!has_modseq && (args.changed_since || (s.condstore() && has_flags))) {
+    items.push_back(imap::FetchItem{Type::kModSeq, false, {}, std::nullopt});
+    has_modseq = true;
+  }
+
+  // UID FETCH ... (CHANGEDSINCE n VANISHED): UIDs of the set expunged after n
+  // (RFC 7162 3.2.6), before the FETCH responses. '*' reaches past the view.
+  if (args.vanished) {
+    v1::ChangesRequest req;
+    req.set_account_id(s.account_id());
+    req.set_mailbox_id(sel.id);
+    req.set_since_modseq(changed_since);
+    req.set_page_size(1);  // only the tombstones are wanted
+    auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::Changes, std::move(req));
+    if (!r) {
+      log::Warn("Changes failed", {{"error", r.error().message}});
+      co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
+    }
+    auto set = args.set.Resolve(UINT32_MAX);
+    std::vector<uint32_t> vanished;
+    for (uint32_t u : r->expunged_uids())
+      if (set.Contains(u) && !std::binary_search(known.begin(), known.end(), u)) vanished.push_back(u);
+    std::sort(vanished.begin(), vanished.end());
+    vanished.erase(std::unique(vanished.begin(), vanished.end()), vanished.end());
+    if (!vanished.empty()) s.Queue("* VANISHED (EARLIER) " + imap::FormatUidSet(vanished) + "\r\n");
+  }
 
   // 3. Batch by batch: metadata, \Seen, blobs, lines.
   const size_t batch = std::max<uint32_t>(1, ctx.cfg.fetch_batch);
   for (size_t start = 0; start < uids.size(); start += batch) {
     std::span<const uint32_t> part(uids.data() + start, std::min(batch, uids.size() - start));
-    auto metas = co_await FetchMeta(s, sel.id, ToUidSet(part), need_parsed);
+    auto metas = co_await FetchMeta(s, sel.id, ToUidSet(part), need_parsed, changed_since);
     if (!metas) {
       log::Warn("Fetch failed", {{"error", metas.error().message}});
       co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
@@ -251,11 +285,15 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
         }
         for (auto& m : *metas)
           if (std::binary_search(newly_seen.begin(), newly_seen.end(), m.uid())) m.set_flags(m.flags() | imap::kFlagSeen);
+        for (const auto& u : r->updated())  // the MODSEQ after setting \Seen
+          for (auto& m : *metas)
+            if (m.uid() == u.uid()) m.set_modseq(u.modseq());
       }
     }
     for (const auto& meta : *metas) {
       auto it = std::lower_bound(known.begin(), known.end(), meta.uid());
       if (it == known.end() || *it != meta.uid()) continue;  // not in this session's view
+      if (args.changed_since && meta.modseq() <= changed_since) continue;
       const auto seq = static_cast<uint32_t>(it - known.begin()) + 1;
       std::optional<LoadedMessage> loaded;
       bool parsed_missing = need_parsed && (meta.parsed().envelope().empty() || meta.parsed().bodystructure().empty());
@@ -276,6 +314,8 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
       if (!has_flags && std::binary_search(newly_seen.begin(), newly_seen.end(), meta.uid())) {
         std::vector<std::string> kw(meta.keywords().begin(), meta.keywords().end());
         line += " FLAGS " + imap::FormatFlags(meta.flags(), kw, false);
+        if (s.qresync() && !cmd.uid) line += " UID " + std::to_string(meta.uid());
+        if (s.condstore() && !has_modseq) line += " MODSEQ (" + std::to_string(meta.modseq()) + ")";
       }
       line += ")\r\n";
       s.Queue(line);

@@ -8,7 +8,8 @@
 //   (descending sequence numbers, so each number is valid when sent), EXISTS
 //   for new UIDs, then FETCH (FLAGS ... UID ...) for changed messages still
 //   in the view. Changes of this session's own STORE are reported again
-//   (harmless duplicates). MODSEQ is not sent: CONDSTORE is not enabled.
+//   (harmless duplicates). Once CONDSTORE is enabled the FETCH responses
+//   carry MODSEQ; with QRESYNC enabled expunges are "* VANISHED uids".
 //
 //   IDLE sends "+ idling", opens metad Watch for the selected mailbox
 //   (watch.h, no thread held), and runs SyncMailbox whenever it reports a
@@ -36,6 +37,20 @@ constexpr uint32_t kChangesPage = 1000;
 constexpr auto kWatchRetry = std::chrono::seconds(5);
 constexpr auto kDrainCheck = std::chrono::seconds(10);
 }  // namespace
+
+void ReportExpunged(Session& s, std::vector<uint32_t> expunged) {
+  auto& sel = *s.selected();
+  std::sort(expunged.begin(), expunged.end());
+  std::vector<uint32_t> gone;  // ascending, in the session's list
+  for (size_t i = sel.uids.size(); i > 0; --i) {
+    if (!std::binary_search(expunged.begin(), expunged.end(), sel.uids[i - 1])) continue;
+    if (!s.qresync()) s.Queue("* " + std::to_string(i) + " EXPUNGE\r\n");
+    gone.insert(gone.begin(), sel.uids[i - 1]);
+    sel.uids.erase(sel.uids.begin() + static_cast<std::ptrdiff_t>(i - 1));
+  }
+  // RFC 7162 3.2.10: with QRESYNC enabled, VANISHED replaces EXPUNGE.
+  if (s.qresync() && !gone.empty()) s.Queue("* VANISHED " + imap::FormatUidSet(gone) + "\r\n");
+}
 
 asio::awaitable<void> SyncMailbox(Session& s) {
   if (!s.selected()) co_return;
@@ -70,15 +85,9 @@ asio::awaitable<void> SyncMailbox(Session& s) {
   if (!s.selected() || s.selected()->id != mailbox_id) co_return;
   auto& sel = *s.selected();
 
-  // 1. EXPUNGE, highest sequence number first.
+  // 1. EXPUNGE (highest sequence number first) or VANISHED.
   std::unordered_set<uint32_t> expunged(r->expunged_uids().begin(), r->expunged_uids().end());
-  if (!expunged.empty()) {
-    for (size_t i = sel.uids.size(); i > 0; --i) {
-      if (!expunged.count(sel.uids[i - 1])) continue;
-      s.Queue("* " + std::to_string(i) + " EXPUNGE\r\n");
-      sel.uids.erase(sel.uids.begin() + static_cast<std::ptrdiff_t>(i - 1));
-    }
-  }
+  ReportExpunged(s, std::vector<uint32_t>(r->expunged_uids().begin(), r->expunged_uids().end()));
 
   // 2. EXISTS for UIDs above the view.
   std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) { return a.uid() < b.uid(); });
@@ -98,8 +107,11 @@ asio::awaitable<void> SyncMailbox(Session& s) {
     auto it = std::lower_bound(sel.uids.begin(), sel.uids.end(), m.uid());
     if (it == sel.uids.end() || *it != m.uid()) continue;
     std::vector<std::string> keywords(m.keywords().begin(), m.keywords().end());
-    s.Queue("* " + std::to_string(it - sel.uids.begin() + 1) + " FETCH (FLAGS " +
-            imap::FormatFlags(m.flags(), keywords, false) + " UID " + std::to_string(m.uid()) + ")\r\n");
+    std::string line = "* " + std::to_string(it - sel.uids.begin() + 1) + " FETCH (FLAGS " +
+                       imap::FormatFlags(m.flags(), keywords, false) + " UID " + std::to_string(m.uid());
+    if (s.condstore()) line += " MODSEQ (" + std::to_string(m.modseq()) + ")";
+    line += ")\r\n";
+    s.Queue(line);
   }
   sel.modseq = std::max(sel.modseq, r->highestmodseq());
 }

@@ -1,5 +1,6 @@
 // mailbox.cc - LIST / LSUB (RFC 3501 6.3.8-9, CHILDREN RFC 3348, SPECIAL-USE
-// RFC 6154), SELECT / EXAMINE (6.3.1-2), UNSELECT (RFC 3691) and CLOSE (6.4.2).
+// RFC 6154), SELECT / EXAMINE (6.3.1-2, CONDSTORE and QRESYNC RFC 7162),
+// UNSELECT (RFC 3691) and CLOSE (6.4.2).
 //
 // DESCRIPTION
 //   Mailbox names travel in modified UTF-7 (utf7.h) and are UTF-8 in metad.
@@ -63,6 +64,54 @@ const char* SpecialUseAttribute(v1::SpecialUse u) {
   }
 }
 
+// SELECT ... (QRESYNC (uidvalidity modseq [known-uids])): "* VANISHED (EARLIER)"
+// for UIDs expunged after modseq (within known-uids when given), then
+// "* n FETCH (UID FLAGS MODSEQ)" for messages of the new view changed after it.
+// seq-match-data is not needed: the tombstones are exact.
+asio::awaitable<Result<std::string>> QresyncLines(Session& s, const SelectedMailbox& sel,
+                                                  const imap::QresyncParams& q) {
+  v1::ChangesRequest req;
+  req.set_account_id(s.account_id());
+  req.set_mailbox_id(sel.id);
+  req.set_since_modseq(q.modseq);
+  req.set_page_size(1000);
+  auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::Changes, std::move(req));
+  if (!r) co_return tl::unexpected(r.error());
+  std::vector<v1::MessageMeta> changed(r->mutable_changed()->begin(), r->mutable_changed()->end());
+  if (r->truncated()) {
+    v1::UidSet all;
+    auto* range = all.add_ranges();
+    range->set_first(1);
+    range->set_last(0);
+    auto metas = co_await FetchMeta(s, sel.id, std::move(all), false, q.modseq);
+    if (!metas) co_return tl::unexpected(metas.error());
+    changed = std::move(*metas);
+  }
+  std::optional<imap::SequenceSet> known;
+  if (q.known_uids) known = q.known_uids->Resolve(UINT32_MAX);
+  std::vector<uint32_t> vanished;
+  for (uint32_t u : r->expunged_uids()) {
+    if (known && !known->Contains(u)) continue;
+    // Expunged after the view was read: still in it, reported by a later sync.
+    if (std::binary_search(sel.uids.begin(), sel.uids.end(), u)) continue;
+    vanished.push_back(u);
+  }
+  std::sort(vanished.begin(), vanished.end());
+  vanished.erase(std::unique(vanished.begin(), vanished.end()), vanished.end());
+  std::string out;
+  if (!vanished.empty()) out += "* VANISHED (EARLIER) " + imap::FormatUidSet(vanished) + "\r\n";
+  std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) { return a.uid() < b.uid(); });
+  for (const auto& m : changed) {
+    if (m.modseq() <= q.modseq) continue;
+    auto it = std::lower_bound(sel.uids.begin(), sel.uids.end(), m.uid());
+    if (it == sel.uids.end() || *it != m.uid()) continue;
+    std::vector<std::string> kw(m.keywords().begin(), m.keywords().end());
+    out += "* " + std::to_string(it - sel.uids.begin() + 1) + " FETCH (UID " + std::to_string(m.uid()) + " FLAGS " +
+           imap::FormatFlags(m.flags(), kw, false) + " MODSEQ (" + std::to_string(m.modseq()) + "))\r\n";
+  }
+  co_return out;
+}
+
 }  // namespace
 
 asio::awaitable<void> CmdList(Session& s, const imap::Command& cmd) {
@@ -104,12 +153,14 @@ asio::awaitable<void> CmdList(Session& s, const imap::Command& cmd) {
 asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::SelectArgs>(cmd.args);
   const bool examine = cmd.name == "EXAMINE";
+  // RFC 7162 3.2.5: QRESYNC parameters without ENABLE QRESYNC are BAD.
+  if (args.qresync && !s.qresync())
+    co_return co_await s.Done(cmd.tag, "BAD", "QRESYNC is not enabled.");
   if (s.selected()) {
     s.selected().reset();
     s.Queue("* OK [CLOSED] Previous mailbox closed.\r\n");
   }
-  if (args.condstore || args.qresync)
-    co_return co_await s.Done(cmd.tag, "NO", "[CANNOT] CONDSTORE/QRESYNC are not supported yet.");
+  if (args.condstore) s.EnableCondstore();
   auto name = imap::Utf7ToUtf8(args.mailbox);
   if (!name) co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeNonExistent) + " Mailbox doesn't exist.");
   v1::GetMailboxRequest greq;
@@ -158,6 +209,15 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   s.Queue("* OK " + imap::CodeUidValidity(m.uidvalidity()) + " UIDs valid.\r\n");
   s.Queue("* OK " + imap::CodeUidNext(uidnext) + " Predicted next UID.\r\n");
   s.Queue("* OK " + imap::CodeHighestModseq(m.highestmodseq()) + " Highest.\r\n");
+  if (args.qresync && args.qresync->uidvalidity == m.uidvalidity()) {
+    // RFC 7162 3.2.5.1: what changed since the client's modseq.
+    auto lines = co_await QresyncLines(s, sel, *args.qresync);
+    if (!lines) {
+      log::Warn("Changes failed", {{"error", lines.error().message}});
+      co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
+    }
+    s.Queue(*lines);
+  }
   s.selected() = std::move(sel);
   co_await s.Done(cmd.tag, "OK",
                   std::string(examine ? imap::kCodeReadOnly : imap::kCodeReadWrite) +

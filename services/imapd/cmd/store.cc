@@ -90,18 +90,9 @@ uint32_t SeqOf(const std::vector<uint32_t>& known, uint32_t uid) {
   return static_cast<uint32_t>(it - known.begin()) + 1;
 }
 
-// Queues "* n EXPUNGE" for each expunged UID the session knows, highest
-// sequence number first, and removes them from the session's list.
-void ApplyExpunged(Session& s, std::vector<uint32_t> expunged) {
-  auto& sel = *s.selected();
-  std::sort(expunged.begin(), expunged.end());
-  for (auto it = expunged.rbegin(); it != expunged.rend(); ++it) {
-    uint32_t seq = SeqOf(sel.uids, *it);
-    if (!seq) continue;
-    sel.uids.erase(sel.uids.begin() + (seq - 1));
-    s.Queue("* " + std::to_string(seq) + " EXPUNGE\r\n");
-  }
-}
+// Reports the expunged UIDs the session knows (EXPUNGE or, with QRESYNC,
+// VANISHED; cmd/idle.cc) and removes them from the session's list.
+void ApplyExpunged(Session& s, std::vector<uint32_t> expunged) { ReportExpunged(s, std::move(expunged)); }
 
 // New UIDs in the selected mailbox (COPY to itself, APPEND): added to the
 // session's list and announced with EXISTS.
@@ -163,6 +154,7 @@ asio::awaitable<void> CmdStore(Session& s, const imap::Command& cmd) {
   for (const auto& k : keywords) req.add_keywords(k);
   // UNCHANGEDSINCE 0 can never succeed (RFC 7162 3.1.3): every message fails.
   const bool conditional = args.unchanged_since.has_value();
+  if (conditional) s.EnableCondstore();  // a CONDSTORE-enabling command (RFC 7162 3.1)
   if (conditional && *args.unchanged_since == 0) {
     std::vector<uint32_t> failed;
     for (uint32_t u : *uids) failed.push_back(cmd.uid ? u : SeqOf(sel.uids, u));
@@ -186,8 +178,8 @@ asio::awaitable<void> CmdStore(Session& s, const imap::Command& cmd) {
       std::vector<std::string> kw(m.keywords().begin(), m.keywords().end());
       line += "FLAGS " + imap::FormatFlags(m.flags(), kw, false);
     }
-    if (cmd.uid) line += std::string(line.back() == '(' ? "" : " ") + "UID " + std::to_string(m.uid());
-    if (conditional) line += std::string(line.back() == '(' ? "" : " ") + "MODSEQ (" + std::to_string(m.modseq()) + ")";
+    if (cmd.uid || s.qresync()) line += std::string(line.back() == '(' ? "" : " ") + "UID " + std::to_string(m.uid());
+    if (conditional || s.condstore()) line += std::string(line.back() == '(' ? "" : " ") + "MODSEQ (" + std::to_string(m.modseq()) + ")";
     line += ")\r\n";
     s.Queue(line);
   }
