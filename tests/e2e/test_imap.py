@@ -11,12 +11,12 @@ import imaplib
 import os
 import re
 import smtplib
-import socket
 import ssl
 import subprocess
 import time
 import unittest
 
+from pylib.imap_client import RawImap
 from pylib.stack import Stack
 
 MSG1 = (b"From: Alice <alice@example.org>\r\n"
@@ -41,37 +41,6 @@ MSG2 = (b"From: Carol <carol@example.org>\r\n"
         b"\r\n"
         b"<p>part two</p>\r\n"
         b"--b1--\r\n")
-
-
-class RawImap:
-    """A line-level IMAP client, for checks imaplib hides (greeting, exact replies)."""
-
-    def __init__(self, port, source=None, timeout=15):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
-                                             source_address=(source, 0) if source else None)
-        self.buf = b""
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode(errors="replace")
-
-    def command(self, tag, text):
-        """Sends one command; returns (untagged lines, tagged line)."""
-        self.sock.sendall(f"{tag} {text}\r\n".encode())
-        untagged = []
-        while True:
-            l = self.line()
-            if l.startswith(tag + " "):
-                return untagged, l
-            untagged.append(l)
-
-    def close(self):
-        self.sock.close()
 
 
 class ImapFirstSlice(unittest.TestCase):
@@ -104,7 +73,7 @@ class ImapFirstSlice(unittest.TestCase):
         return c
 
     def test_greeting_and_capability(self):
-        r = RawImap(self.imapd.port)
+        r = RawImap(self.imapd.port, read_greeting=False)
         greeting = r.line()
         self.assertTrue(greeting.startswith("* OK [CAPABILITY IMAP4rev1"), greeting)
         self.assertIn("Columba ready", greeting)
@@ -140,13 +109,13 @@ class ImapFirstSlice(unittest.TestCase):
         c.logout()
 
     def test_authenticate_plain_with_and_without_initial_response(self):
-        r = RawImap(self.imapd.port)
+        r = RawImap(self.imapd.port, read_greeting=False)
         r.line()
         blob = base64.b64encode(f"\0{self.user}\0imap-secret".encode()).decode()
         _, done = r.command("p1", f"AUTHENTICATE PLAIN {blob}")
         self.assertTrue(done.startswith("p1 OK"), done)
         r.close()
-        r = RawImap(self.imapd.port)
+        r = RawImap(self.imapd.port, read_greeting=False)
         r.line()
         r.sock.sendall(b"p2 AUTHENTICATE PLAIN\r\n")
         self.assertEqual(r.line(), "+ ")
@@ -273,7 +242,7 @@ class ImapFirstSlice(unittest.TestCase):
 
     def test_untrusted_client_gets_logindisabled(self):
         try:
-            r = RawImap(self.imapd.port, source="127.0.0.2")
+            r = RawImap(self.imapd.port, source="127.0.0.2", read_greeting=False)
         except OSError as e:
             self.skipTest(f"cannot bind 127.0.0.2: {e}")
         greeting = r.line()

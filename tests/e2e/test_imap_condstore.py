@@ -9,10 +9,10 @@ Each test gets its own account with four messages delivered over LMTP.
 import itertools
 import re
 import smtplib
-import socket
 import time
 import unittest
 
+from pylib.imap_client import RawImap
 from pylib.stack import Stack
 
 
@@ -23,35 +23,6 @@ def message(n):
             f"Message-ID: <cond{n}-{time.time_ns()}@example.org>\r\n"
             f"\r\n"
             f"Body number {n}.\r\n").encode()
-
-
-class RawImap:
-    def __init__(self, port, timeout=15):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buf = b""
-        self.line()  # greeting
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode(errors="replace")
-
-    def command(self, tag, text):
-        """Returns (untagged lines, tagged line)."""
-        self.sock.sendall(f"{tag} {text}\r\n".encode())
-        untagged = []
-        while True:
-            l = self.line()
-            if l.startswith(tag + " "):
-                return untagged, l
-            untagged.append(l)
-
-    def close(self):
-        self.sock.close()
 
 
 def highestmodseq(lines):

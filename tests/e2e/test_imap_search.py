@@ -12,7 +12,7 @@ import time
 import unittest
 
 from pylib.stack import Stack
-from e2e.test_imap import RawImap
+from pylib.imap_client import RawImap
 
 
 def msg(frm, subject, date, body, extra=b""):
@@ -92,8 +92,7 @@ class ImapSearch(unittest.TestCase):
         return [int(x) for x in data[0].split()]
 
     def raw(self):
-        r = RawImap(self.imapd.port)
-        r.line()  # greeting
+        r = RawImap(self.imapd.port)  # reads the greeting
         _, done = r.command("l", f'LOGIN "{self.user}" "search-secret"')
         self.assertTrue(done.startswith("l OK"), done)
         _, done = r.command("s", "SELECT INBOX")

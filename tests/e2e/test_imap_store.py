@@ -12,9 +12,9 @@ import imaplib
 import itertools
 import re
 import smtplib
-import socket
 import unittest
 
+from pylib.imap_client import RawImap
 from pylib.stack import Stack
 
 
@@ -36,35 +36,6 @@ APPENDED = (b"From: Dave <dave@example.org>\r\n"
             b"\r\n"
             b"Appended over IMAP.\r\n"
             b"Second line, no trailing CRLF")
-
-
-class RawImap:
-    def __init__(self, port, timeout=15):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buf = b""
-        self.line()  # greeting
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode(errors="replace")
-
-    def command(self, tag, data):
-        """Sends raw bytes (the whole command); returns (untagged lines, tagged line)."""
-        self.sock.sendall(data if isinstance(data, bytes) else f"{tag} {data}\r\n".encode())
-        untagged = []
-        while True:
-            l = self.line()
-            if l.startswith(tag + " "):
-                return untagged, l
-            untagged.append(l)
-
-    def close(self):
-        self.sock.close()
 
 
 def flags_of(fetch_line):
