@@ -79,21 +79,16 @@ int main(int argc, char** argv, char** envp) {
     }
     tls = *t;
   }
-  auto blobs = storage::MakeBlobStore(scfg);
-  if (!blobs) {
-    log::Error("blob store", {{"error", blobs.error().message}});
-    return 1;
-  }
-  auto directory = storage::MakeDirectory(scfg, true);
-  if (!directory) {
-    log::Error("directory", {{"error", directory.error().message}});
+  auto stores = storage::OpenFrontEndStorage(scfg);
+  if (!stores) {
+    log::Error("storage", {{"error", stores.error().message}});
     return 1;
   }
   net::ServiceRuntime rt("imapd");
   rpc::MetadClient metad(metad_address, metad_deadline);
   net::BlockingPool pool(static_cast<size_t>(workers), 10'000);
   imapd::ImapMetrics metrics(*rt.registry());
-  imapd::ServerContext ctx{cfg, std::move(*trusted), tls, **directory, **blobs, metad, pool, metrics, rt};
+  imapd::ServerContext ctx{cfg, std::move(*trusted), tls, *stores->directory, *stores->blobs, metad, pool, metrics, rt};
 
   imapd::Listener plain(ctx, false), implicit(ctx, true);
   if (auto l = plain.Listen(hp->first, hp->second); !l) {
@@ -112,7 +107,7 @@ int main(int argc, char** argv, char** envp) {
   if (tls) rt.OnReload([&] { return tls->Reload(); });
 
   // Ready when metad's channel is usable and the directory and blob store answer.
-  storage::StorageProbe probe(scfg, *blobs);
+  storage::StorageProbe probe(scfg, stores->blobs);
   rt.SetReadiness([&] {
     if (!metad.Reachable()) return obs::Readiness{false, "metad unreachable"};
     if (auto problem = probe.Problem(); !problem.empty()) return obs::Readiness{false, problem};

@@ -45,14 +45,9 @@ int main(int argc, char** argv, char** envp) {
   log::Init("columba-lmtpd", *log::ParseLevel(common.log_level));
   for (const auto& w : r.warnings()) log::Warn("config", {{"warning", w}});
 
-  auto blobs = storage::MakeBlobStore(scfg);
-  if (!blobs) {
-    log::Error("blob store", {{"error", blobs.error().message}});
-    return 1;
-  }
-  auto directory = storage::MakeDirectory(scfg, true);
-  if (!directory) {
-    log::Error("directory", {{"error", directory.error().message}});
+  auto stores = storage::OpenFrontEndStorage(scfg);
+  if (!stores) {
+    log::Error("storage", {{"error", stores.error().message}});
     return 1;
   }
   net::ServiceRuntime rt("lmtpd");
@@ -60,7 +55,7 @@ int main(int argc, char** argv, char** envp) {
   net::BlockingPool pool(static_cast<size_t>(workers), 10'000);
   lmtpd::AccountCache accounts(account_ttl);
   lmtpd::LmtpMetrics metrics(*rt.registry());
-  lmtpd::ServerContext ctx{cfg, **directory, lmtpd::DeliveryContext{**blobs, metad, pool, accounts}, metrics, rt};
+  lmtpd::ServerContext ctx{cfg, *stores->directory, lmtpd::DeliveryContext{*stores->blobs, metad, pool, accounts}, metrics, rt};
 
   lmtpd::Listeners listeners(ctx);
   if (auto l = listeners.ListenTcp(hp->first, hp->second); !l) {
@@ -75,7 +70,7 @@ int main(int argc, char** argv, char** envp) {
   rt.OnDrain([&] { listeners.Close(); });
 
   // Ready when metad's channel is usable and the directory and blob store answer.
-  storage::StorageProbe probe(scfg, *blobs);
+  storage::StorageProbe probe(scfg, stores->blobs);
   rt.SetReadiness([&] {
     if (!metad.Reachable()) return obs::Readiness{false, "metad unreachable"};
     if (auto problem = probe.Problem(); !problem.empty()) return obs::Readiness{false, problem};

@@ -56,4 +56,12 @@ Result<std::shared_ptr<Directory>> MakeDirectory(const StorageConfig& c, bool ca
   return out;
 }
 
+Result<FrontEndStorage> OpenFrontEndStorage(const StorageConfig& c) {
+  auto blobs = MakeBlobStore(c);
+  if (!blobs) return Fail(blobs.error().kind, "blob store: " + blobs.error().message);
+  auto directory = MakeDirectory(c, true);
+  if (!directory) return Fail(directory.error().kind, "directory: " + directory.error().message);
+  return FrontEndStorage{std::move(*blobs), std::move(*directory)};
+}
+
 }  // namespace columba::storage

@@ -42,4 +42,12 @@ Result<std::shared_ptr<BlobStore>> MakeBlobStore(const StorageConfig& c);
 // `cached` = wrap in the TTL cache (services); the CLI reads uncached.
 Result<std::shared_ptr<Directory>> MakeDirectory(const StorageConfig& c, bool cached);
 
+// What every protocol front-end opens at start: the blob store and the cached
+// directory. The error names the part that failed.
+struct FrontEndStorage {
+  std::shared_ptr<BlobStore> blobs;
+  std::shared_ptr<Directory> directory;
+};
+Result<FrontEndStorage> OpenFrontEndStorage(const StorageConfig& c);
+
 }  // namespace columba::storage
