@@ -41,4 +41,39 @@ v1::UidSet ToUidSet(std::span<const uint32_t> uids) {
   return set;
 }
 
+asio::awaitable<Result<MailboxChanges>> ChangesSince(Session& s, uint64_t mailbox_id, uint64_t since) {
+  v1::ChangesRequest req;
+  req.set_account_id(s.account_id());
+  req.set_mailbox_id(mailbox_id);
+  req.set_since_modseq(since);
+  req.set_page_size(1000);
+  auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::Changes, std::move(req));
+  if (!r) co_return tl::unexpected(r.error());
+  MailboxChanges out;
+  out.expunged.assign(r->expunged_uids().begin(), r->expunged_uids().end());
+  out.highestmodseq = r->highestmodseq();
+  if (!r->truncated()) {
+    out.changed.assign(std::make_move_iterator(r->mutable_changed()->begin()),
+                       std::make_move_iterator(r->mutable_changed()->end()));
+    co_return out;
+  }
+  v1::UidSet all;
+  auto* range = all.add_ranges();
+  range->set_first(1);
+  range->set_last(0);  // to the highest UID
+  auto metas = co_await FetchMeta(s, mailbox_id, std::move(all), false, since);
+  if (!metas) co_return tl::unexpected(metas.error());
+  out.changed = std::move(*metas);
+  co_return out;
+}
+
+std::string CanonicalInbox(std::string name) {
+  if (name.size() >= 5 && (name.size() == 5 || name[5] == '/')) {
+    std::string head = name.substr(0, 5);
+    for (char& c : head) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (head == "INBOX") name.replace(0, 5, "INBOX");
+  }
+  return name;
+}
+
 }  // namespace columba::imapd

@@ -18,6 +18,19 @@ namespace columba::imapd {
 asio::awaitable<Result<std::vector<v1::MessageMeta>>> FetchMeta(Session& s, uint64_t mailbox_id, v1::UidSet uids,
                                                                  bool with_parsed, uint64_t changed_since = 0);
 
+// What changed in a mailbox after `since` (metad Changes): messages changed or
+// added (all of them: when Changes says it truncated, they come from Fetch with
+// changed_since instead) and the UIDs expunged since.
+struct MailboxChanges {
+  std::vector<v1::MessageMeta> changed;
+  std::vector<uint32_t> expunged;
+  uint64_t highestmodseq = 0;  // of the mailbox when Changes ran
+};
+asio::awaitable<Result<MailboxChanges>> ChangesSince(Session& s, uint64_t mailbox_id, uint64_t since);
+
+// "inbox", "Inbox/x" -> "INBOX", "INBOX/x": INBOX is case-insensitive.
+std::string CanonicalInbox(std::string name);
+
 // The UidSet of ascending `uids` (consecutive runs of the list become ranges).
 v1::UidSet ToUidSet(std::span<const uint32_t> uids);
 

@@ -33,7 +33,6 @@
 namespace columba::imapd {
 
 namespace {
-constexpr uint32_t kChangesPage = 1000;
 constexpr auto kWatchRetry = std::chrono::seconds(5);
 constexpr auto kDrainCheck = std::chrono::seconds(10);
 }  // namespace
@@ -56,38 +55,20 @@ asio::awaitable<void> SyncMailbox(Session& s) {
   if (!s.selected()) co_return;
   const uint64_t mailbox_id = s.selected()->id;
   const uint64_t since = s.selected()->modseq;
-  v1::ChangesRequest req;
-  req.set_account_id(s.account_id());
-  req.set_mailbox_id(mailbox_id);
-  req.set_since_modseq(since);
-  req.set_page_size(kChangesPage);
-  auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::Changes, std::move(req));
+  auto r = co_await ChangesSince(s, mailbox_id, since);
   if (!r) {
     s.ctx().metrics.errors.Add({{"kind", "changes"}}).Increment();
     log::Warn("Changes failed", {{"error", r.error().message}});
     co_return;
   }
-  std::vector<v1::MessageMeta> changed(r->mutable_changed()->begin(), r->mutable_changed()->end());
-  if (r->truncated()) {
-    v1::UidSet all;
-    auto* range = all.add_ranges();
-    range->set_first(1);
-    range->set_last(0);
-    auto metas = co_await FetchMeta(s, mailbox_id, std::move(all), false, since);
-    if (!metas) {
-      s.ctx().metrics.errors.Add({{"kind", "changes"}}).Increment();
-      log::Warn("Fetch changed_since failed", {{"error", metas.error().message}});
-      co_return;
-    }
-    changed = std::move(*metas);
-  }
+  std::vector<v1::MessageMeta>& changed = r->changed;
   // The session may have changed (UNSELECT cannot interleave, but be safe).
   if (!s.selected() || s.selected()->id != mailbox_id) co_return;
   auto& sel = *s.selected();
 
   // 1. EXPUNGE (highest sequence number first) or VANISHED.
-  std::unordered_set<uint32_t> expunged(r->expunged_uids().begin(), r->expunged_uids().end());
-  ReportExpunged(s, std::vector<uint32_t>(r->expunged_uids().begin(), r->expunged_uids().end()));
+  std::unordered_set<uint32_t> expunged(r->expunged.begin(), r->expunged.end());
+  ReportExpunged(s, r->expunged);
 
   // 2. EXISTS for UIDs above the view.
   std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) { return a.uid() < b.uid(); });
@@ -113,7 +94,7 @@ asio::awaitable<void> SyncMailbox(Session& s) {
     line += ")\r\n";
     s.Queue(line);
   }
-  sel.modseq = std::max(sel.modseq, r->highestmodseq());
+  sel.modseq = std::max(sel.modseq, r->highestmodseq);
 }
 
 asio::awaitable<void> CmdNoop(Session& s, const imap::Command& cmd) {

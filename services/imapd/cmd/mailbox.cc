@@ -41,15 +41,6 @@ bool MatchPattern(std::string_view pattern, std::string_view name) {
   return prev[name.size()] != 0;
 }
 
-// "inbox", "Inbox/..." -> "INBOX...": INBOX is case-insensitive.
-std::string CanonicalInbox(std::string s) {
-  if (s.size() >= 5 && (s.size() == 5 || s[5] == '/')) {
-    std::string head = s.substr(0, 5);
-    for (char& c : head) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (head == "INBOX") s.replace(0, 5, "INBOX");
-  }
-  return s;
-}
 
 const char* SpecialUseAttribute(v1::SpecialUse u) {
   switch (u) {
@@ -70,27 +61,13 @@ const char* SpecialUseAttribute(v1::SpecialUse u) {
 // seq-match-data is not needed: the tombstones are exact.
 asio::awaitable<Result<std::string>> QresyncLines(Session& s, const SelectedMailbox& sel,
                                                   const imap::QresyncParams& q) {
-  v1::ChangesRequest req;
-  req.set_account_id(s.account_id());
-  req.set_mailbox_id(sel.id);
-  req.set_since_modseq(q.modseq);
-  req.set_page_size(1000);
-  auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::Changes, std::move(req));
+  auto r = co_await ChangesSince(s, sel.id, q.modseq);
   if (!r) co_return tl::unexpected(r.error());
-  std::vector<v1::MessageMeta> changed(r->mutable_changed()->begin(), r->mutable_changed()->end());
-  if (r->truncated()) {
-    v1::UidSet all;
-    auto* range = all.add_ranges();
-    range->set_first(1);
-    range->set_last(0);
-    auto metas = co_await FetchMeta(s, sel.id, std::move(all), false, q.modseq);
-    if (!metas) co_return tl::unexpected(metas.error());
-    changed = std::move(*metas);
-  }
+  std::vector<v1::MessageMeta>& changed = r->changed;
   std::optional<imap::SequenceSet> known;
   if (q.known_uids) known = q.known_uids->Resolve(UINT32_MAX);
   std::vector<uint32_t> vanished;
-  for (uint32_t u : r->expunged_uids()) {
+  for (uint32_t u : r->expunged) {
     if (known && !known->Contains(u)) continue;
     // Expunged after the view was read: still in it, reported by a later sync.
     if (std::binary_search(sel.uids.begin(), sel.uids.end(), u)) continue;

@@ -19,20 +19,12 @@
 #include "lib/imap/format.h"
 #include "lib/imap/utf7.h"
 #include "services/imapd/commands.h"
+#include "services/imapd/metad_fetch.h"
 
 namespace columba::imapd {
 
 namespace {
 
-// "inbox", "Inbox/x" -> "INBOX", "INBOX/x": INBOX is case-insensitive.
-std::string CanonicalInbox(std::string s) {
-  if (s.size() >= 5 && (s.size() == 5 || s[5] == '/')) {
-    std::string head = s.substr(0, 5);
-    for (char& c : head) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (head == "INBOX") s.replace(0, 5, "INBOX");
-  }
-  return s;
-}
 
 // The wire name decoded to UTF-8 with INBOX canonical; nullopt when it is not
 // valid modified UTF-7.
