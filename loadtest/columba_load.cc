@@ -18,6 +18,8 @@
 //   Exit 0: the run finished and delivered at least one measured message.
 //   Exit 1: nothing was delivered, or a session could not connect at all.
 //   Exit 2: bad command line.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -91,8 +93,18 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Many connections (imap-idle holds thousands): use every descriptor allowed.
+  if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &lim);
+  }
+
   asio::io_context io(1);
-  Run run(io.get_executor(), options);
+  // imap-idle holds its connections for --duration once all are set up; the Run
+  // itself must not end the run while they are still connecting.
+  Options run_options = options;
+  if (options.scenario == "imap-idle") run_options.duration = std::chrono::milliseconds(0);
+  Run run(io.get_executor(), run_options);
   auto scenario = info->make(options);
 
   // SIGINT/SIGTERM end the run gracefully: no new messages, in-flight ones finish.
@@ -119,7 +131,15 @@ int main(int argc, char** argv) {
   io.run();
 
   RunResult result = run.Result(options.scenario, DescribeTarget(options), DescribeSizes(options));
-  std::string report = options.json ? FormatJson(result) : FormatText(result);
+  std::string report;
+  if (options.json) {
+    report = FormatJson(result);
+    std::string extra = scenario->ExtraJsonMembers(result.elapsed_s);
+    // FormatJson ends with "}\n": add the scenario's members inside the object.
+    if (!extra.empty() && report.size() >= 2) report = report.substr(0, report.size() - 2) + "," + extra + "}\n";
+  } else {
+    report = FormatText(result) + scenario->ExtraText(result.elapsed_s);
+  }
   std::fputs(report.c_str(), stdout);
   std::fflush(stdout);
   if (result.delivered == 0 || run.sessions_gave_up() > 0) {

@@ -117,6 +117,46 @@ Parsed<std::vector<SizeBucket>> ParseSizeDist(std::string_view text) {
   return out;
 }
 
+const std::vector<std::string_view> kImapMixOps = {"fetch-flags", "fetch-envelope", "fetch-body", "store", "search",
+                                                   "append",      "noop",           "idle",       "relogin"};
+
+std::vector<MixItem> DefaultImapMix() {
+  return {{"fetch-flags", 20}, {"fetch-envelope", 15}, {"fetch-body", 15}, {"store", 15}, {"search", 10},
+          {"append", 5},       {"noop", 10},           {"idle", 5},        {"relogin", 5}};
+}
+
+Parsed<std::vector<MixItem>> ParseMix(std::string_view text) {
+  std::vector<MixItem> out;
+  uint64_t total = 0;
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    size_t colon = item.find(':');
+    if (colon == std::string_view::npos) return tl::unexpected("bad --mix item '" + std::string(item) + "' (OP:WEIGHT)");
+    std::string op = Lower(item.substr(0, colon));
+    bool known = false;
+    for (auto k : kImapMixOps) known = known || k == op;
+    if (!known) {
+      std::string names;
+      for (auto k : kImapMixOps) names += (names.empty() ? "" : ", ") + std::string(k);
+      return tl::unexpected("unknown --mix operation '" + op + "' (" + names + ")");
+    }
+    for (const auto& m : out) {
+      if (m.op == op) return tl::unexpected("--mix names '" + op + "' twice");
+    }
+    auto weight = ParseInt(item.substr(colon + 1));
+    if (!weight || *weight < 0 || *weight > 1'000'000) {
+      return tl::unexpected("bad weight in --mix item '" + std::string(item) + "'");
+    }
+    if (*weight == 0) continue;
+    out.push_back({op, static_cast<uint32_t>(*weight)});
+    total += static_cast<uint64_t>(*weight);
+  }
+  if (out.empty() || total == 0) return tl::unexpected(std::string("--mix has no operation with a weight above 0"));
+  return out;
+}
+
 Parsed<std::vector<std::string>> ExpandRcptPattern(std::string_view pattern, int count) {
   size_t at = pattern.find("%d");
   if (at == std::string_view::npos || pattern.find("%d", at + 2) != std::string_view::npos ||
@@ -170,10 +210,13 @@ std::string UsageText() {
   return R"(usage: columba-load SCENARIO [flags]
 
 Scenarios:
-  lmtp      deliver messages over LMTP (LHLO, MAIL, RCPT..., DATA, per-recipient replies)
+  lmtp         deliver messages over LMTP (LHLO, MAIL, RCPT..., DATA, per-recipient replies)
+  imap         IMAP sessions: LOGIN, SELECT, then a weighted mix of commands (--mix)
+  imap-idle    open --sessions IMAP connections (LOGIN, SELECT), hold them for --duration
+  imap-notify  one session IDLEs; deliver by LMTP (--lmtp-target), time 250 -> "* n EXISTS"
 
 Target (loopback only unless --allow-remote; numeric addresses, never DNS):
-  --target HOST:PORT       default 127.0.0.1 and the scenario's port (lmtp: 2424)
+  --target HOST:PORT       default 127.0.0.1 and the scenario's port (lmtp: 2424, imap*: 2143)
   --unix PATH              connect to a unix socket instead
   --allow-remote           allow a non-loopback --target (a test host you own)
 
@@ -197,6 +240,21 @@ Messages:
   --pipelining             send MAIL/RCPT/DATA in one write when the server offers PIPELINING
   --seed N                 seed for message content and size choice (default 1)
 
+IMAP (imap, imap-idle, imap-notify):
+  --user ADDR              a login name (repeatable); session i logs in as user i mod count
+  --user-pattern P         e.g. 'imap%d@example.test' with --user-count N -> imap1..imapN
+  --user-count N           (default 1)
+  --password P             the password of every user (default x)
+  --mailbox NAME           the mailbox to SELECT (default INBOX)
+  --mix LIST               imap: OP:WEIGHT,... of fetch-flags fetch-envelope fetch-body store
+                           search append noop idle relogin (default fetch-flags:20,
+                           fetch-envelope:15,fetch-body:15,store:15,search:10,append:5,noop:10,
+                           idle:5,relogin:5); append uses --size
+  --idle                   imap-idle: hold the connections in IDLE (default: selected, silent)
+  --connect-concurrency N  imap-idle: connections set up at once (default 32)
+  --lmtp-target HOST:PORT  imap-notify: the LMTP server that delivers to the IMAP user
+  --interval D             imap-notify: pause between deliveries (default 100ms)
+
 Output:
   --json                   print one JSON object instead of the text report
   --dry-run                check the flags and print the plan; connect to nothing
@@ -212,6 +270,8 @@ Parsed<Options> ParseOptions(int argc, const char* const* argv) {
 
   std::string rcpt_pattern;
   int rcpt_count = 1;
+  std::string user_pattern;
+  int user_count = 1;
   bool have_target = false;
   bool have_size = false;
   bool have_dist = false;
@@ -228,12 +288,13 @@ Parsed<Options> ParseOptions(int argc, const char* const* argv) {
       name = std::string(arg.substr(2));
     }
     // Boolean flags.
-    if (name == "json" || name == "allow-remote" || name == "pipelining" || name == "dry-run") {
+    if (name == "json" || name == "allow-remote" || name == "pipelining" || name == "dry-run" || name == "idle") {
       if (inline_value) return tl::unexpected("--" + name + " takes no value");
       if (name == "json") o.json = true;
       if (name == "dry-run") o.dry_run = true;
       if (name == "allow-remote") o.allow_remote = true;
       if (name == "pipelining") o.pipelining = true;
+      if (name == "idle") o.idle_hold = true;
       continue;
     }
     std::string value;
@@ -312,6 +373,44 @@ Parsed<Options> ParseOptions(int argc, const char* const* argv) {
     } else if (name == "helo") {
       if (value.empty() || value.find_first_of(" \r\n") != std::string::npos) return tl::unexpected(std::string("--helo needs one word"));
       o.helo = value;
+    } else if (name == "user") {
+      if (value.empty() || value.find_first_of("\r\n\"\\") != std::string::npos) {
+        return tl::unexpected("--user '" + value + "' must be non-empty without quotes, backslashes or line ends");
+      }
+      o.users.push_back(value);
+    } else if (name == "user-pattern") {
+      user_pattern = value;
+    } else if (name == "user-count") {
+      auto v = int_in(1, 1'000'000);
+      if (!v) return tl::unexpected(v.error());
+      user_count = static_cast<int>(*v);
+    } else if (name == "password") {
+      if (value.find_first_of("\r\n\"\\") != std::string::npos) {
+        return tl::unexpected(std::string("--password must not hold quotes, backslashes or line ends"));
+      }
+      o.password = value;
+    } else if (name == "mailbox") {
+      if (value.empty() || value.find_first_of("\r\n\"\\") != std::string::npos) {
+        return tl::unexpected(std::string("--mailbox must be non-empty without quotes, backslashes or line ends"));
+      }
+      o.mailbox = value;
+    } else if (name == "mix") {
+      auto m = ParseMix(value);
+      if (!m) return tl::unexpected(m.error());
+      o.mix = *m;
+    } else if (name == "connect-concurrency") {
+      auto v = int_in(1, 10'000);
+      if (!v) return tl::unexpected(v.error());
+      o.connect_concurrency = static_cast<int>(*v);
+    } else if (name == "lmtp-target") {
+      auto t = ParseTarget(value);
+      if (!t) return tl::unexpected("--lmtp-target: " + t.error());
+      o.lmtp_host = t->host;
+      o.lmtp_port = t->port;
+    } else if (name == "interval") {
+      auto d = ParseDuration(value);
+      if (!d) return tl::unexpected("--interval: " + d.error());
+      o.interval = *d;
     } else if (name == "seed") {
       auto v = int_in(0, INT64_MAX);
       if (!v) return tl::unexpected(v.error());
@@ -329,8 +428,28 @@ Parsed<Options> ParseOptions(int argc, const char* const* argv) {
     if (!r) return tl::unexpected(r.error());
     o.rcpts = std::move(*r);
   }
-  if (o.rcpts.empty()) return tl::unexpected(std::string("no recipients: give --rcpt ADDR or --rcpt-pattern P --rcpt-count N"));
-  if (static_cast<size_t>(o.rcpts_per_msg) > o.rcpts.size()) {
+  bool imap = o.scenario.starts_with("imap");
+  if (!user_pattern.empty()) {
+    if (!o.users.empty()) return tl::unexpected(std::string("use --user or --user-pattern, not both"));
+    auto u = ExpandRcptPattern(user_pattern, user_count);
+    if (!u) return tl::unexpected("--user-pattern: " + u.error());
+    o.users = std::move(*u);
+  }
+  if (imap) {
+    if (o.users.empty()) return tl::unexpected(std::string("no users: give --user ADDR or --user-pattern P --user-count N"));
+    if (o.mix.empty()) o.mix = DefaultImapMix();
+    if (o.scenario == "imap-notify") {
+      if (o.lmtp_host.empty()) return tl::unexpected(std::string("imap-notify needs --lmtp-target HOST:PORT"));
+      if (!o.allow_remote && !IsLoopback(o.lmtp_host)) {
+        return tl::unexpected("--lmtp-target " + o.lmtp_host + " is not a loopback address; pass --allow-remote");
+      }
+      if (o.rcpts.empty()) o.rcpts = o.users;  // deliver to the user who IDLEs
+    }
+  }
+  if (o.rcpts.empty() && !imap) {
+    return tl::unexpected(std::string("no recipients: give --rcpt ADDR or --rcpt-pattern P --rcpt-count N"));
+  }
+  if (!o.rcpts.empty() && static_cast<size_t>(o.rcpts_per_msg) > o.rcpts.size()) {
     return tl::unexpected(std::string("--rcpts-per-msg is larger than the number of recipients"));
   }
   if (o.unix_path.empty() && !o.allow_remote && !IsLoopback(o.host)) {

@@ -26,6 +26,15 @@ struct SizeBucket {
   uint32_t weight = 0;
 };
 
+// One entry of --mix: an IMAP operation chosen with relative `weight`.
+struct MixItem {
+  std::string op;
+  uint32_t weight = 0;
+};
+// The operations --mix may name (scenario imap), and the default mix.
+extern const std::vector<std::string_view> kImapMixOps;
+std::vector<MixItem> DefaultImapMix();
+
 struct Options {
   std::string scenario;  // the subcommand: "lmtp", ...
 
@@ -48,6 +57,17 @@ struct Options {
   std::string from = "loadgen@example.test";
   std::string helo = "columba-load.example.test";
   bool pipelining = false;  // LMTP/SMTP: send MAIL/RCPT/DATA in one write when advertised
+  // IMAP scenarios (imap, imap-idle, imap-notify).
+  std::vector<std::string> users;   // --user / --user-pattern + --user-count; session i uses users[i % n]
+  std::string password = "x";
+  std::string mailbox = "INBOX";
+  std::vector<MixItem> mix;         // imap: the weighted operations (DefaultImapMix() when not given)
+  bool idle_hold = false;           // imap-idle: hold the connections in IDLE instead of just selected
+  int connect_concurrency = 32;     // imap-idle: connections being set up at once
+  std::string lmtp_host;            // imap-notify: where to deliver (LMTP); empty = not given
+  uint16_t lmtp_port = 0;
+  std::chrono::milliseconds interval{100};  // imap-notify: pause between deliveries
+
   bool json = false;
   bool dry_run = false;  // check the flags, print the plan, connect to nothing
   uint64_t seed = 1;
@@ -61,6 +81,8 @@ Parsed<uint64_t> ParseSize(std::string_view text);
 Parsed<std::vector<SizeBucket>> ParseSizeDist(std::string_view text);
 // "load%d@example.test" with count 3 -> load1@, load2@, load3@. Exactly one %d.
 Parsed<std::vector<std::string>> ExpandRcptPattern(std::string_view pattern, int count);
+// "fetch-flags:30,noop:10": IMAP operations with weights; names from kImapMixOps.
+Parsed<std::vector<MixItem>> ParseMix(std::string_view text);
 // "127.0.0.1:2424", "[::1]:2424", "localhost:2424" (localhost means 127.0.0.1).
 struct HostPort {
   std::string host;

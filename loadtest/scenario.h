@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "lib/net/asio_compat.h"
@@ -26,6 +27,13 @@ class Scenario {
   // One session, from connect to logout. Loops on run.NextMessage() until it
   // returns nullopt; reconnects after connection-level errors.
   virtual asio::awaitable<void> RunSession(Run& run, int session_id) = 0;
+  // Scenario-specific report parts (e.g. the per-command table of `imap`), given
+  // the measured seconds: text lines appended to the text report, and JSON object
+  // members (no braces) appended to the JSON object. Empty by default.
+  virtual std::string ExtraText(double elapsed_s) const { return {}; }
+  virtual std::string ExtraJsonMembers(double elapsed_s) const { return {}; }
+  // Called once before the sessions start (e.g. raise limits, spawn a watcher).
+  virtual void Start(Run& run) {}
 };
 
 struct ScenarioInfo {
@@ -40,5 +48,8 @@ const ScenarioInfo* FindScenario(std::string_view name);
 
 // One factory per scenario file.
 std::unique_ptr<Scenario> MakeLmtpScenario(const Options& options);
+std::unique_ptr<Scenario> MakeImapScenario(const Options& options);        // scenario_imap.cc
+std::unique_ptr<Scenario> MakeImapIdleScenario(const Options& options);    // scenario_imap.cc
+std::unique_ptr<Scenario> MakeImapNotifyScenario(const Options& options);  // scenario_imap.cc
 
 }  // namespace columba::loadtest
