@@ -7,10 +7,10 @@ Each session keeps a client-side model of the selected mailbox - sequence number
 FETCH), exactly as a real client must: it learns the UIDs of new messages with
 `FETCH n:m (UID FLAGS)` after an EXISTS, and never rereads flags it already has.
 Workers pick at random (seeded RNG per session): APPEND (with flags), STORE / UID
-STORE (+FLAGS, -FLAGS, FLAGS), STORE \\Deleted then EXPUNGE or UID EXPUNGE, NOOP,
-and a `FETCH 1:* (UID)` whose every number -> UID must be the model's (the client's and
-the server session's sequence numbers agree at every moment). Two more sessions sit in
-IDLE (leaving it now and then to learn UIDs). Checked, with a readable diff on failure:
+STORE (+FLAGS, -FLAGS, FLAGS), STORE \\Deleted then EXPUNGE or UID EXPUNGE, UID MOVE
+to Archive, NOOP, and a `FETCH 1:* (UID)` whose every number -> UID must be the model's
+(the client's and the server session's sequence numbers agree at every moment). Two
+more sessions sit in IDLE (leaving it now and then to learn UIDs). Checked, with a readable diff on failure:
 - during the run: EXISTS never shrinks the view, EXPUNGE / FETCH numbers are in range,
   a FETCH UID never contradicts the model, the model's UIDs are strictly ascending, a
   UID never comes back to a session that was told it was expunged, and every APPENDUID
@@ -236,10 +236,16 @@ class Session:
         else:
             self.cmd("EXPUNGE")
 
+    def op_move(self):
+        """UID MOVE to Archive: leaves INBOX like an expunge (RFC 6851)."""
+        targets = self.pick(self.rng.randint(1, 2))
+        if targets:
+            self.cmd(f"UID MOVE {','.join(str(u) for _, u in targets)} Archive")
+
     def step(self):
         size = len(self.entries)
         weights = {"append": 3 if size < HIGH_WATER else 1, "store": 4,
-                   "expunge": 2 if size > 8 else 0.3, "noop": 2, "check": 1}
+                   "expunge": 2 if size > 8 else 0.3, "move": 0.5, "noop": 2, "check": 1}
         if size > HIGH_WATER:
             weights["expunge"] = 5
         op = self.rng.choices(list(weights), list(weights.values()))[0]
@@ -250,6 +256,8 @@ class Session:
             self.op_store()
         elif op == "expunge":
             self.op_expunge()
+        elif op == "move":
+            self.op_move()
         elif op == "noop":
             self.cmd("NOOP")
         else:
