@@ -3,6 +3,7 @@
 //
 // Usage: columba-imapd [--config FILE]   (config keys: services/imapd/README.md)
 #include <atomic>
+#include <cctype>
 #include <iostream>
 #include <thread>
 
@@ -27,8 +28,27 @@ int main(int argc, char** argv, char** envp) {
   auto trusted_list = r.List("imap", "trusted_networks", {"127.0.0.1/32"});
   cfg.idle_timeout = r.Duration("imap", "idle_timeout", std::chrono::minutes(30), std::chrono::seconds(1),
                                 std::chrono::hours(24));
-  cfg.auth_failure_delay = r.Duration("imap", "auth_failure_delay", std::chrono::seconds(1),
+  auth::LoginGuardConfig guard_cfg;
+  guard_cfg.failure_delay = r.Duration("imap", "auth_failure_delay", std::chrono::seconds(1),
+                                       std::chrono::milliseconds(0), std::chrono::seconds(60));
+  guard_cfg.penalty_base = r.Duration("imap", "auth_penalty_base", std::chrono::seconds(1),
                                       std::chrono::milliseconds(0), std::chrono::seconds(60));
+  guard_cfg.penalty_max = r.Duration("imap", "auth_penalty_max", std::chrono::seconds(15),
+                                     std::chrono::milliseconds(0), std::chrono::minutes(10));
+  guard_cfg.window = r.Duration("imap", "auth_failure_window", std::chrono::minutes(15), std::chrono::seconds(1),
+                                std::chrono::hours(24));
+  guard_cfg.pop_before_smtp_ttl = r.Duration("imap", "pop_before_smtp_ttl", std::chrono::seconds(1200),
+                                             std::chrono::milliseconds(0), std::chrono::hours(24));
+  cfg.login_timeout = r.Duration("imap", "login_timeout", std::chrono::seconds(60), std::chrono::seconds(1),
+                                 std::chrono::hours(1));
+  cfg.auth_mechanisms = r.List("imap", "auth_mechanisms", {"PLAIN", "LOGIN"});
+  for (auto& m : cfg.auth_mechanisms) {
+    for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (m != "PLAIN" && m != "LOGIN" && m != "SCRAM-SHA-256")
+      r.Invalid("imap", "auth_mechanisms", "supported: PLAIN, LOGIN, SCRAM-SHA-256 (got " + m + ")");
+  }
+  cfg.max_connections_per_ip = static_cast<uint32_t>(r.Int("imap", "max_connections_per_ip", 50, 0, 1'000'000));
+  cfg.max_connections_per_user = static_cast<uint32_t>(r.Int("imap", "max_connections_per_user", 20, 0, 1'000'000));
   cfg.max_bad_commands = static_cast<int>(r.Int("imap", "max_bad_commands", 20, 1, 10'000));
   cfg.fetch_batch = static_cast<uint32_t>(r.Int("imap", "fetch_batch", 500, 1, 100'000));
   auto& lim = cfg.limits;
@@ -51,6 +71,7 @@ int main(int argc, char** argv, char** envp) {
                                    std::chrono::minutes(10));
   int workers = static_cast<int>(r.Int("service", "blocking_threads", 16, 1, 1024));
   auto scfg = storage::ReadStorageConfig(r, true, true);
+  auto ecfg = storage::ReadEphemeralConfig(r);
   auto hp = obs::SplitHostPort(listen);
   if (!hp) r.Invalid("imap", "listen", "must be host:port");
   std::optional<std::pair<std::string, uint16_t>> tls_hp;
@@ -84,11 +105,19 @@ int main(int argc, char** argv, char** envp) {
     log::Error("storage", {{"error", stores.error().message}});
     return 1;
   }
+  auto ephemeral = storage::MakeEphemeral(ecfg, "columba-imapd");
+  if (!ephemeral) {
+    log::Error("storage", {{"error", ephemeral.error().message}});
+    return 1;
+  }
+  auth::LoginGuard guard(*ephemeral, guard_cfg);
+  net::ConnectionLimits conn_limits;
   net::ServiceRuntime rt("imapd");
   rpc::MetadClient metad(metad_address, metad_deadline);
   net::BlockingPool pool(static_cast<size_t>(workers), 10'000);
   imapd::ImapMetrics metrics(*rt.registry());
-  imapd::ServerContext ctx{cfg, std::move(*trusted), tls, *stores->directory, *stores->blobs, metad, pool, metrics, rt};
+  imapd::ServerContext ctx{cfg,   std::move(*trusted), tls,  *stores->directory, guard, conn_limits,
+                           *stores->blobs, metad, pool, metrics, rt};
 
   imapd::Listener plain(ctx, false), implicit(ctx, true);
   if (auto l = plain.Listen(hp->first, hp->second); !l) {

@@ -37,20 +37,32 @@ std::string Session::Capabilities() const {
   std::string caps = "IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT";
   if (authenticated()) return caps + " IDLE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE NAMESPACE UIDPLUS MOVE MULTIAPPEND ESEARCH STATUS=SIZE ENABLE CONDSTORE QRESYNC";
   if (CanStartTls()) caps += " STARTTLS";
-  caps += PlaintextAuthAllowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
+  if (!PlaintextAuthAllowed()) return caps + " LOGINDISABLED";
+  for (const auto& m : ctx_.cfg.auth_mechanisms) caps += " AUTH=" + m;
   return caps;
 }
 
-void Session::SetAuthenticated(std::string user, uint64_t account_id) {
+bool Session::MechanismOffered(std::string_view mechanism) const {
+  for (const auto& m : ctx_.cfg.auth_mechanisms)
+    if (m == mechanism) return true;
+  return false;
+}
+
+void Session::SetAuthenticated(std::string user, uint64_t account_id, net::ConnectionSlot slot) {
   user_ = std::move(user);
   account_id_ = account_id;
+  user_slot_ = std::move(slot);
   parser_->SetAuthenticated(true);
 }
 
 asio::awaitable<bool> Session::Flush() {
   if (out_.empty() || closing_) co_return !closing_;
   auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out_), kNoThrow);
-  out_.clear();
+  // A large response (FETCH of many messages) must not pin its buffer while idle.
+  if (out_.capacity() > 16 * 1024)
+    std::string().swap(out_);
+  else
+    out_.clear();
   if (ec) closing_ = true;
   co_return !ec;
 }
@@ -66,10 +78,13 @@ asio::awaitable<void> Session::Done(std::string tag, std::string status, std::st
 }
 
 void Session::ArmIdleTimer() {
-  idle_.expires_after(ctx_.cfg.idle_timeout);
-  idle_.async_wait([this](asio::error_code ec) {
+  auto expiry = std::chrono::steady_clock::now() + ctx_.cfg.idle_timeout;
+  const bool before_login = !authenticated() && login_deadline_ < expiry;
+  idle_.expires_at(before_login ? login_deadline_ : expiry);
+  idle_.async_wait([this, before_login](asio::error_code ec) {
     if (ec) return;
     timed_out_ = true;
+    login_timed_out_ = before_login;
     stream_.cancel();  // the pending read ends; Run says BYE and closes
   });
 }
@@ -85,23 +100,30 @@ asio::awaitable<std::optional<imap::ParseEvent>> Session::NextEvent() {
     if (ev.kind != imap::ParseEvent::Kind::kNeedMore) co_return ev;
     if (!co_await Flush()) co_return std::nullopt;
     ArmIdleTimer();
-    char buf[16384];
-    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buf), kNoThrow);
+    // The buffer lives only for this read, and is small unless the last read
+    // filled its buffer (a large command or literal is arriving): a session
+    // waiting for its next command holds 2 KiB, not 16.
+    const size_t size = last_read_full_ ? 16384 : 2048;
+    auto buf = std::make_unique_for_overwrite<char[]>(size);
+    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buf.get(), size), kNoThrow);
     idle_.cancel();
     if (ec || n == 0) co_return std::nullopt;
-    parser_->Feed(std::string_view(buf, n));
+    last_read_full_ = n == size;
+    parser_->Feed(std::string_view(buf.get(), n));
   }
 }
 
 void Session::StartIdleRead(std::shared_ptr<IdleSignal> sig) {
   if (idle_read_pending_ || input_closed_) return;
   idle_read_pending_ = true;
-  stream_.async_read_some(asio::buffer(idle_buf_), [this, sig](asio::error_code ec, size_t n) {
+  // IDLE waits for "DONE": a small buffer (more comes with the next read).
+  if (!idle_buf_) idle_buf_ = std::make_unique_for_overwrite<char[]>(kIdleReadSize);
+  stream_.async_read_some(asio::buffer(idle_buf_.get(), kIdleReadSize), [this, sig](asio::error_code ec, size_t n) {
     idle_read_pending_ = false;
     if (ec || n == 0)
       input_closed_ = true;
     else
-      parser_->Feed(std::string_view(idle_buf_.data(), n));
+      parser_->Feed(std::string_view(idle_buf_.get(), n));
     sig->Wake();
   });
 }
@@ -172,13 +194,17 @@ asio::awaitable<void> Session::Dispatch(const imap::Command& cmd) {
 }
 
 asio::awaitable<void> Session::Run() {
+  login_deadline_ = std::chrono::steady_clock::now() + ctx_.cfg.login_timeout;
   if (implicit_tls_ && !co_await UpgradeToTls()) co_return;
   Queue("* OK [CAPABILITY " + Capabilities() + "] Columba ready.\r\n");
   if (!co_await Flush()) co_return;
   while (!closing_) {
     auto ev = co_await NextEvent();
     if (!ev) {
-      if (timed_out_) {
+      if (login_timed_out_) {
+        Queue("* BYE Authentication timed out.\r\n");
+        co_await Flush();
+      } else if (timed_out_) {
         Queue("* BYE Autologout; idle for too long.\r\n");
         co_await Flush();
       }
@@ -206,7 +232,21 @@ asio::awaitable<void> RunSession(ServerContext& ctx, asio::ip::tcp::socket socke
   ctx.runtime.SessionStarted();
   ctx.metrics.sessions_total.Increment();
   ctx.metrics.sessions_active.Increment();
-  {
+  // Connections per client address (trusted networks, e.g. a webmail or a
+  // load balancer without PROXY protocol, are exempt): refused before TLS.
+  std::optional<net::ConnectionSlot> ip_slot;
+  const bool limited = !ctx.trusted.Contains(peer_ip);
+  if (limited) ip_slot = ctx.conn_limits.Acquire(net::ConnectionLimits::kIp, peer_ip, ctx.cfg.max_connections_per_ip);
+  if (limited && !ip_slot) {
+    ctx.metrics.errors.Add({{"kind", "ip_limit"}}).Increment();
+    log::Info("too many connections from address", {{"peer", peer_ip}});
+    if (!implicit_tls) {
+      static constexpr std::string_view kBye = "* BYE [UNAVAILABLE] Too many connections from your address.\r\n";
+      co_await asio::async_write(socket, asio::buffer(kBye), kNoThrow);
+    }
+    asio::error_code ignored;
+    socket.close(ignored);
+  } else {
     net::MaybeTlsStream stream(std::move(socket));
     {
       Session s(ctx, stream, peer_ip, implicit_tls);

@@ -30,9 +30,11 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include "lib/auth/login_guard.h"
 #include "lib/imap/parser.h"
 #include "lib/net/blocking_pool.h"
 #include "lib/net/cidr.h"
+#include "lib/net/connection_limits.h"
 #include "lib/net/service_runtime.h"
 #include "lib/net/tls.h"
 #include "lib/rpc/metad_client.h"
@@ -46,7 +48,11 @@ struct ImapConfig {
   // Plaintext LOGIN / AUTHENTICATE PLAIN before TLS from outside trusted networks.
   bool allow_plaintext_auth = false;
   std::chrono::milliseconds idle_timeout{30 * 60 * 1000};  // RFC 3501 5.4: at least 30 minutes
-  std::chrono::milliseconds auth_failure_delay{1000};      // before NO [AUTHENTICATIONFAILED]
+  std::chrono::milliseconds login_timeout{60 * 1000};      // connect -> authenticated, else BYE
+  // SASL mechanisms offered (AUTHENTICATE); SCRAM-SHA-256 needs {SCRAM-SHA-256} secrets.
+  std::vector<std::string> auth_mechanisms{"PLAIN", "LOGIN"};
+  uint32_t max_connections_per_ip = 50;    // per replica; trusted networks exempt; 0 = none
+  uint32_t max_connections_per_user = 20;  // per replica; 0 = none
   int max_bad_commands = 20;                               // protocol errors before BYE
   uint32_t fetch_batch = 500;                              // UIDs per metad Fetch call in FETCH
   imap::ParserLimits limits;
@@ -68,6 +74,8 @@ struct ServerContext {
   net::CidrSet trusted;
   std::shared_ptr<net::TlsContextHolder> tls;  // null when TLS is not configured
   storage::Directory& directory;
+  auth::LoginGuard& guard;            // failure penalties, POP-before-SMTP (Redis)
+  net::ConnectionLimits& conn_limits;
   storage::BlobStore& blobs;
   rpc::MetadClient& metad;
   net::BlockingPool& pool;
@@ -125,6 +133,8 @@ class Session {
   bool tls() const { return stream_.tls(); }
   bool trusted() const { return trusted_; }
   bool PlaintextAuthAllowed() const { return tls() || trusted_ || ctx_.cfg.allow_plaintext_auth; }
+  // Whether AUTHENTICATE `mechanism` (upper case) is offered by configuration.
+  bool MechanismOffered(std::string_view mechanism) const;
   bool CanStartTls() const { return ctx_.tls && !tls(); }
   // The capability list for the current state, without "* CAPABILITY ".
   std::string Capabilities() const;
@@ -135,7 +145,8 @@ class Session {
   bool authenticated() const { return account_id_ != 0; }
   uint64_t account_id() const { return account_id_; }
   const std::string& user() const { return user_; }
-  void SetAuthenticated(std::string user, uint64_t account_id);
+  // `slot`: the user's connection-limit slot, held until the session ends.
+  void SetAuthenticated(std::string user, uint64_t account_id, net::ConnectionSlot slot);
 
   std::optional<SelectedMailbox>& selected() { return selected_; }
 
@@ -179,7 +190,13 @@ class Session {
   int bad_commands_ = 0;
   bool idle_read_pending_ = false;
   bool input_closed_ = false;
-  std::array<char, 16384> idle_buf_{};
+  static constexpr size_t kIdleReadSize = 1024;
+  bool last_read_full_ = false;
+  std::unique_ptr<char[]> idle_buf_;  // allocated at the first IDLE
+  size_t idle_buf_size_ = 0;
+  std::chrono::steady_clock::time_point login_deadline_;
+  bool login_timed_out_ = false;
+  net::ConnectionSlot user_slot_;
   std::string user_;
   uint64_t account_id_ = 0;
   std::optional<SelectedMailbox> selected_;

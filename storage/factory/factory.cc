@@ -6,6 +6,7 @@
 #include "storage/api/caching_directory.h"
 #include "storage/blob/fs/fs_blob_store.h"
 #include "storage/ldap/ldap_directory.h"
+#include "storage/redis/redis_ephemeral.h"
 
 namespace columba::storage {
 
@@ -62,6 +63,32 @@ Result<FrontEndStorage> OpenFrontEndStorage(const StorageConfig& c) {
   auto directory = MakeDirectory(c, true);
   if (!directory) return Fail(directory.error().kind, "directory: " + directory.error().message);
   return FrontEndStorage{std::move(*blobs), std::move(*directory)};
+}
+
+EphemeralConfig ReadEphemeralConfig(ConfigReader& r) {
+  EphemeralConfig c;
+  c.uri = r.String("redis", "uri", "redis://127.0.0.1:6379");
+  if (auto a = ParseRedisUri(c.uri); !a) r.Invalid("redis", "uri", a.error().message);
+  c.password_file = r.String("redis", "password_file", "");
+  c.timeout = r.Duration("redis", "timeout", std::chrono::milliseconds(500), std::chrono::milliseconds(10),
+                         std::chrono::seconds(30));
+  c.pool_size = static_cast<int>(r.Int("redis", "pool_size", 4, 1, 256));
+  c.key_prefix = r.String("redis", "key_prefix", "columba:");
+  return c;
+}
+
+Result<std::shared_ptr<Ephemeral>> MakeEphemeral(const EphemeralConfig& c, std::string client_name) {
+  RedisEphemeralConfig rc;
+  rc.uri = c.uri;
+  rc.password_file = c.password_file;
+  rc.connect_timeout = c.timeout;
+  rc.command_timeout = c.timeout;
+  rc.pool_size = static_cast<std::size_t>(c.pool_size);
+  rc.key_prefix = c.key_prefix;
+  rc.client_name = std::move(client_name);
+  auto e = RedisEphemeral::Create(std::move(rc));
+  if (!e) return Fail(e.error().kind, "redis: " + e.error().message);
+  return std::shared_ptr<Ephemeral>(std::move(*e));
 }
 
 }  // namespace columba::storage

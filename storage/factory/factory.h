@@ -13,6 +13,11 @@
 //   ldap.bind_dn      service account DN
 //   ldap.bind_password_file  file holding the bind password (never inline in logs)
 //   ldap.timeout      5s            network and operation timeout
+//   redis.uri         redis://127.0.0.1:6379  Ephemeral state (POP-before-SMTP, counters, locks)
+//   redis.password_file  file holding the Redis password (optional)
+//   redis.timeout     500ms         connect and per-command timeout (fail open/closed: ephemeral.h)
+//   redis.pool_size   4             connections at most
+//   redis.key_prefix  columba:      prefix of every key
 #pragma once
 
 #include <memory>
@@ -20,6 +25,7 @@
 #include "lib/base/config.h"
 #include "storage/api/blob_store.h"
 #include "storage/api/directory.h"
+#include "storage/api/ephemeral.h"
 
 namespace columba::storage {
 
@@ -49,5 +55,18 @@ struct FrontEndStorage {
   std::shared_ptr<Directory> directory;
 };
 Result<FrontEndStorage> OpenFrontEndStorage(const StorageConfig& c);
+
+// The `redis` section (only services that use Ephemeral state read it).
+struct EphemeralConfig {
+  std::string uri;
+  std::string password_file;
+  std::chrono::milliseconds timeout{500};
+  int pool_size = 4;
+  std::string key_prefix;
+};
+EphemeralConfig ReadEphemeralConfig(ConfigReader& r);
+// Checks the config and reads the password file; does not connect (a Redis that
+// is down shows as kUnavailable on each call). `client_name`: CLIENT SETNAME.
+Result<std::shared_ptr<Ephemeral>> MakeEphemeral(const EphemeralConfig& c, std::string client_name);
 
 }  // namespace columba::storage

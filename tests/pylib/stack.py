@@ -114,6 +114,8 @@ class Stack:
         self.dir = tempfile.mkdtemp(prefix=f"columba-{name}-")
         self.db = f"t_{name}_{rand(6)}"
         self.domain = f"{rand(6)}.test"
+        # Redis is shared by every test stack: each keeps its keys under its own prefix.
+        self.redis_prefix = f"columba:{self.db}:"
         self.services = []
         admin = self.env["COLUMBA_PG_ADMIN"]
         self._psql(admin, f'CREATE DATABASE "{self.db}" OWNER columba')
@@ -187,6 +189,8 @@ class Stack:
             args += ["--quota-bytes", str(kw["quota_bytes"])]
         if "quota_messages" in kw:
             args += ["--quota-messages", str(kw["quota_messages"])]
+        if "scheme" in kw:
+            args += ["--scheme", kw["scheme"]]
         self.ctl(*args)
         return addr
 
@@ -236,7 +240,8 @@ class Stack:
         metad_port = metad.grpc_port if metad else self.metad_port
         cfg = {"service": {"metrics_listen": f"127.0.0.1:{http_port}", "drain_timeout": "5s"},
                "imap": {"listen": f"127.0.0.1:{port}", "hostname": "imap.test", "tls_listen": "''"},
-               "metad": {"address": f"127.0.0.1:{metad_port}", "deadline": "5s"}}
+               "metad": {"address": f"127.0.0.1:{metad_port}", "deadline": "5s"},
+               "redis": {"uri": self.env["COLUMBA_REDIS_URI"], "key_prefix": f"\"{self.redis_prefix}\""}}
         tls_port = None
         if tls:
             tls_port = free_port()
@@ -267,6 +272,16 @@ class Stack:
             rows.append({"uid": int(parts[0]), "size": int(parts[1]), "flags": parts[2], "blob": parts[3],
                          "modseq": int(parts[4].split("=")[1]), "subject": parts[5] if len(parts) > 5 else ""})
         return rows
+
+    def redis(self, *args):
+        """redis-cli against the test Redis; keys are relative to this stack's prefix
+        when given as ('GET', 'pbs:127.0.0.2'), i.e. the prefix is added to the 2nd word."""
+        args = list(args)
+        if len(args) > 1:
+            args[1] = self.redis_prefix + args[1]
+        r = subprocess.run(["redis-cli", "-u", self.env["COLUMBA_REDIS_URI"], "--raw", *args],
+                           capture_output=True, timeout=30, check=True)
+        return r.stdout.decode().strip()
 
     def message_bytes(self, address, uid, mailbox="INBOX"):
         return self.ctl("message", "get", address, str(uid), "--mailbox", mailbox, binary=True)

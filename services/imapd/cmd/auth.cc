@@ -1,19 +1,33 @@
-// auth.cc - STARTTLS (RFC 3501 6.2.1), LOGIN (6.2.3) and AUTHENTICATE PLAIN
-// (6.2.2, RFC 4616, SASL-IR RFC 4959): the not-authenticated state.
+// auth.cc - STARTTLS (RFC 3501 6.2.1), LOGIN (6.2.3) and AUTHENTICATE (6.2.2)
+// with PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login) and SCRAM-SHA-256
+// (RFC 5802, RFC 7677), SASL-IR (RFC 4959): the not-authenticated state.
 //
 // DESCRIPTION
-//   Credentials are checked against the directory (Lookup + VerifyPassword on
-//   the blocking pool: both block, and hashing costs tens of milliseconds of
-//   CPU). A failure of any kind (unknown user, disabled account, wrong
-//   password) is answered alike, after auth_failure_delay, with
+//   Every attempt first waits the penalty for recent failures of this client
+//   address or user (lib/auth/login_guard.h: counters in Redis, so every
+//   replica sees them; doubling from imap.auth_penalty_base up to
+//   imap.auth_penalty_max). Credentials are then checked against the
+//   directory (Lookup + VerifyPassword on the blocking pool). A failure of any
+//   kind (unknown user, disabled account, wrong password, bad SCRAM proof) is
+//   counted and answered alike, after auth_failure_delay, with
 //   NO [AUTHENTICATIONFAILED]. A directory or metad failure is
-//   NO [UNAVAILABLE]. On success the account is ensured in metad (created with
-//   its default mailboxes on first login).
+//   NO [UNAVAILABLE]. On success: the per-user connection limit
+//   (NO [LIMIT]), the account ensured in metad (created with its default
+//   mailboxes on first login), the user's failure counter reset and, for a
+//   client outside the trusted networks, a POP-before-SMTP record
+//   (client IP -> user) written for imap.pop_before_smtp_ttl.
+//
+//   SCRAM-SHA-256 needs a {SCRAM-SHA-256} secret in the directory. For an
+//   unknown user, or one whose directory entry holds another scheme, the
+//   exchange runs on with a made-up secret derived from a per-process key and
+//   the name, so the answer never tells which users exist.
 //
 // NEVER
 //   Never accepts a plaintext password on an unencrypted connection from an
-//   untrusted network (unless allow_plaintext_auth), never logs a password,
-//   never tells an unknown user from a wrong password.
+//   untrusted network (unless allow_plaintext_auth), never logs a password or
+//   a SASL message, never tells an unknown user from a wrong password.
+#include <openssl/rand.h>
+
 #include "lib/auth/password.h"
 #include "lib/auth/sasl.h"
 #include "lib/base/log.h"
@@ -26,10 +40,78 @@ using net::kNoThrow;
 
 namespace {
 
-enum class AuthResult { kOk, kFailed, kUnavailable };
+enum class AuthResult { kOk, kFailed, kUnavailable, kLimit };
 
+std::string LoginKey(std::string_view user) {
+  return storage::NormalizeAddress(user).value_or(std::string(user));
+}
+
+asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
+  if (d.count() <= 0) co_return;
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(kNoThrow);
+}
+
+// The penalty for recent failures of this address (untrusted only) or user.
+asio::awaitable<void> WaitPenalty(Session& s, std::string user_key) {
+  ServerContext& ctx = s.ctx();
+  std::string ip = s.trusted() ? std::string() : s.peer_ip();
+  uint64_t errors_before = ctx.guard.errors();
+  Result<int64_t> failures = co_await ctx.pool.Run(
+      [&ctx, &ip, &user_key]() -> Result<int64_t> { return ctx.guard.RecentFailures(ip, user_key); });
+  if (ctx.guard.errors() != errors_before) ctx.metrics.errors.Add({{"kind", "redis"}}).Increment();
+  co_await Sleep(auth::PenaltyDelay(failures.value_or(0), ctx.guard.config()));
+}
+
+// After the credentials were judged: count, delay, or log in.
+asio::awaitable<AuthResult> Conclude(Session& s, std::string user_key, std::optional<storage::Account> account) {
+  ServerContext& ctx = s.ctx();
+  std::string ip = s.trusted() ? std::string() : s.peer_ip();
+  if (!account) {
+    ctx.metrics.logins.Add({{"result", "failed"}}).Increment();
+    log::Info("login failed", {{"peer", s.peer_ip()}});
+    co_await ctx.pool.Run([&ctx, &ip, &user_key]() -> Result<bool> {
+      ctx.guard.RecordFailure(ip, user_key);
+      return true;
+    });
+    co_await Sleep(ctx.guard.config().failure_delay);
+    co_return AuthResult::kFailed;
+  }
+  auto slot = ctx.conn_limits.Acquire(net::ConnectionLimits::kUser, account->address, ctx.cfg.max_connections_per_user);
+  if (!slot) {
+    ctx.metrics.logins.Add({{"result", "limit"}}).Increment();
+    log::Info("too many connections for user", {{"peer", s.peer_ip()}});
+    co_return AuthResult::kLimit;
+  }
+  v1::EnsureAccountRequest req;
+  req.set_address(account->address);
+  req.set_storage_limit(account->quota_bytes);
+  req.set_message_limit(account->quota_messages);
+  auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::EnsureAccount, std::move(req));
+  if (!r) {
+    log::Warn("EnsureAccount failed", {{"error", r.error().message}});
+    ctx.metrics.logins.Add({{"result", "error"}}).Increment();
+    co_return AuthResult::kUnavailable;
+  }
+  std::string address = account->address;
+  bool record = !s.trusted();
+  Result<bool> recorded = co_await ctx.pool.Run([&ctx, &ip, &address, &user_key, record]() -> Result<bool> {
+    ctx.guard.RecordSuccess(user_key);
+    if (address != user_key) ctx.guard.RecordSuccess(address);
+    return record ? ctx.guard.RecordPopBeforeSmtp(ip, address) : true;
+  });
+  if (!recorded.value_or(false)) ctx.metrics.errors.Add({{"kind", "pop_before_smtp"}}).Increment();
+  ctx.metrics.logins.Add({{"result", "ok"}}).Increment();
+  log::Info("login", {{"peer", s.peer_ip()}, {"user", address}});
+  s.SetAuthenticated(address, r->account().account_id(), std::move(*slot));
+  co_return AuthResult::kOk;
+}
+
+// Password check (LOGIN, AUTHENTICATE PLAIN / LOGIN).
 asio::awaitable<AuthResult> CheckCredentials(Session& s, std::string user, std::string password) {
   ServerContext& ctx = s.ctx();
+  std::string user_key = LoginKey(user);
+  co_await WaitPenalty(s, user_key);
   std::string address = storage::NormalizeAddress(user).value_or(std::string());
   // Lookup and verification in one worker call; an empty optional is "no such
   // user, disabled, or wrong password", told apart by nobody.
@@ -49,32 +131,10 @@ asio::awaitable<AuthResult> CheckCredentials(Session& s, std::string user, std::
     ctx.metrics.logins.Add({{"result", "error"}}).Increment();
     co_return AuthResult::kUnavailable;
   }
-  if (!found->has_value()) {
-    ctx.metrics.logins.Add({{"result", "failed"}}).Increment();
-    log::Info("login failed", {{"peer", s.peer_ip()}});
-    asio::steady_timer delay(co_await asio::this_coro::executor, ctx.cfg.auth_failure_delay);
-    co_await delay.async_wait(kNoThrow);
-    co_return AuthResult::kFailed;
-  }
-  const storage::Account& account = **found;
-  v1::EnsureAccountRequest req;
-  req.set_address(account.address);
-  req.set_storage_limit(account.quota_bytes);
-  req.set_message_limit(account.quota_messages);
-  auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::EnsureAccount, std::move(req));
-  if (!r) {
-    log::Warn("EnsureAccount failed", {{"error", r.error().message}});
-    ctx.metrics.logins.Add({{"result", "error"}}).Increment();
-    co_return AuthResult::kUnavailable;
-  }
-  ctx.metrics.logins.Add({{"result", "ok"}}).Increment();
-  log::Info("login", {{"peer", s.peer_ip()}, {"user", account.address}});
-  s.SetAuthenticated(account.address, r->account().account_id());
-  co_return AuthResult::kOk;
+  co_return co_await Conclude(s, std::move(user_key), std::move(*found));
 }
 
-asio::awaitable<void> FinishLogin(Session& s, std::string tag, std::string user, std::string password) {
-  const AuthResult result = co_await CheckCredentials(s, std::move(user), std::move(password));
+asio::awaitable<void> Reply(Session& s, std::string tag, AuthResult result) {
   switch (result) {
     case AuthResult::kOk:
       co_await s.Done(tag, "OK", "[CAPABILITY " + s.Capabilities() + "] Logged in.");
@@ -84,6 +144,9 @@ asio::awaitable<void> FinishLogin(Session& s, std::string tag, std::string user,
       break;
     case AuthResult::kUnavailable:
       co_await s.Done(tag, "NO", std::string(imap::kCodeUnavailable) + " Temporary authentication failure, try again later.");
+      break;
+    case AuthResult::kLimit:
+      co_await s.Done(tag, "NO", std::string(imap::kCodeLimit) + " Too many connections for this user.");
       break;
   }
 }
@@ -95,6 +158,146 @@ asio::awaitable<bool> RefusePlaintext(Session& s, const std::string& tag) {
                   std::string(imap::kCodePrivacyRequired) +
                       " Plaintext authentication disallowed on non-secure connections.");
   co_return true;
+}
+
+// One SASL round: "+ base64(challenge)", then the client's line decoded. nullopt
+// when the exchange ended (aborted with "*", bad base64, connection closed):
+// the tagged reply has then been sent.
+asio::awaitable<std::optional<std::string>> SaslRound(Session& s, std::string tag, std::string challenge) {
+  s.Queue("+ " + auth::Base64Encode(challenge) + "\r\n");
+  s.parser().ExpectSaslLine();
+  if (!co_await s.Flush()) co_return std::nullopt;
+  auto ev = co_await s.NextEvent();
+  if (!ev) {
+    s.Close();
+    co_return std::nullopt;
+  }
+  if (ev->kind != imap::ParseEvent::Kind::kSaslLine) {
+    co_await s.Done(tag, "BAD", "Expected a SASL response.");
+    co_return std::nullopt;
+  }
+  if (ev->line == "*") {
+    co_await s.Done(tag, "BAD", "Authentication aborted.");
+    co_return std::nullopt;
+  }
+  auto decoded = auth::Base64Decode(ev->line);
+  if (!decoded) {
+    co_await s.Done(tag, "BAD", "Invalid base64 in SASL response.");
+    co_return std::nullopt;
+  }
+  co_return std::move(*decoded);
+}
+
+// The initial response (SASL-IR; "=" is empty) decoded, or a round with an empty challenge.
+asio::awaitable<std::optional<std::string>> FirstResponse(Session& s, std::string tag, const imap::AuthenticateArgs& a) {
+  if (!a.initial_response) co_return co_await SaslRound(s, tag, "");
+  if (*a.initial_response == "=") co_return std::string();
+  auto decoded = auth::Base64Decode(*a.initial_response);
+  if (!decoded) {
+    co_await s.Done(tag, "BAD", "Invalid base64 in SASL response.");
+    co_return std::nullopt;
+  }
+  co_return std::move(*decoded);
+}
+
+asio::awaitable<void> AuthPlain(Session& s, std::string tag, const imap::AuthenticateArgs& args) {
+  auto response = co_await FirstResponse(s, tag, args);
+  if (!response) co_return;
+  auto creds = auth::DecodePlain(*response);
+  if (!creds) co_return co_await s.Done(tag, "BAD", "Invalid PLAIN response.");
+  if (!creds->authzid.empty() && creds->authzid != creds->authcid) {
+    auto a = storage::NormalizeAddress(creds->authzid), b = storage::NormalizeAddress(creds->authcid);
+    if (!a || !b || *a != *b)
+      co_return co_await s.Done(tag, "NO", std::string(imap::kCodeAuthorizationFailed) +
+                                               " Acting as another user is not allowed.");
+  }
+  AuthResult r = co_await CheckCredentials(s, creds->authcid, creds->password);
+  co_await Reply(s, tag, r);
+}
+
+// LOGIN: "Username:" then "Password:" challenges (an initial response is the user name).
+asio::awaitable<void> AuthLogin(Session& s, std::string tag, const imap::AuthenticateArgs& args) {
+  std::optional<std::string> user;
+  if (args.initial_response) {
+    user = co_await FirstResponse(s, tag, args);
+  } else {
+    user = co_await SaslRound(s, tag, "Username:");
+  }
+  if (!user) co_return;
+  auto password = co_await SaslRound(s, tag, "Password:");
+  if (!password) co_return;
+  AuthResult r = co_await CheckCredentials(s, *user, *password);
+  co_await Reply(s, tag, r);
+}
+
+// A made-up SCRAM secret for names without a real one: stable per name within
+// this process, so repeated attempts look like a real account.
+auth::ScramSecret DecoySecret(std::string_view name) {
+  static const std::string key = [] {
+    std::string k(32, '\0');
+    RAND_bytes(reinterpret_cast<unsigned char*>(k.data()), static_cast<int>(k.size()));
+    return k;
+  }();
+  auth::ScramSecret fake = auth::DeriveScramSecret(key, std::string(key) + std::string(name), 4096);
+  fake.salt = fake.stored_key.substr(0, 16);
+  return fake;
+}
+
+asio::awaitable<void> AuthScram(Session& s, std::string tag, const imap::AuthenticateArgs& args) {
+  ServerContext& ctx = s.ctx();
+  auto first = co_await FirstResponse(s, tag, args);
+  if (!first) co_return;
+  auto scram = std::make_unique<auth::ScramSha256Server>();
+  auto user = scram->ReceiveClientFirst(*first);
+  if (!user) co_return co_await s.Done(tag, "BAD", "Invalid SCRAM client-first-message.");
+  if (!scram->authzid().empty() && LoginKey(scram->authzid()) != LoginKey(*user))
+    co_return co_await s.Done(tag, "NO", std::string(imap::kCodeAuthorizationFailed) +
+                                             " Acting as another user is not allowed.");
+  std::string user_key = LoginKey(*user);
+  co_await WaitPenalty(s, user_key);
+  struct Found {
+    std::optional<storage::Account> account;  // set when the directory holds a usable SCRAM secret
+    auth::ScramSecret secret;
+  };
+  std::string address = storage::NormalizeAddress(*user).value_or(std::string());
+  Result<Found> found = co_await ctx.pool.Run([&ctx, &address, &user_key]() -> Result<Found> {
+    Found f;
+    if (!address.empty()) {
+      auto a = ctx.directory.Lookup(address);
+      if (!a && a.error().kind != ErrorKind::kInvalidInput) return tl::unexpected(a.error());
+      if (a && a->has_value() && (*a)->enabled) {
+        if (auto sec = auth::ParseScramSecret((*a)->password_hash);
+            sec && (*a)->password_hash.rfind("{SCRAM-SHA-256}", 0) == 0) {
+          f.secret = *sec;
+          f.account = **a;
+          return f;
+        }
+      }
+    }
+    f.secret = DecoySecret(user_key);
+    return f;
+  });
+  if (!found) {
+    log::Warn("directory lookup failed", {{"error", found.error().message}});
+    ctx.metrics.logins.Add({{"result", "error"}}).Increment();
+    co_return co_await Reply(s, tag, AuthResult::kUnavailable);
+  }
+  std::string nonce(18, '\0');
+  RAND_bytes(reinterpret_cast<unsigned char*>(nonce.data()), static_cast<int>(nonce.size()));
+  std::string server_first = scram->ServerFirst(found->secret, auth::Base64Encode(nonce));
+  auto final_msg = co_await SaslRound(s, tag, server_first);
+  if (!final_msg) co_return;
+  auto server_final = scram->ReceiveClientFinal(*final_msg);
+  if (!server_final || !found->account) {
+    AuthResult r = co_await Conclude(s, user_key, std::nullopt);
+    co_return co_await Reply(s, tag, r);
+  }
+  // RFC 5802: the server's signature goes in a last challenge; the client answers empty.
+  auto ack = co_await SaslRound(s, tag, *server_final);
+  if (!ack) co_return;
+  if (!ack->empty()) co_return co_await s.Done(tag, "BAD", "Expected an empty SASL response.");
+  AuthResult r = co_await Conclude(s, user_key, std::move(found->account));
+  co_await Reply(s, tag, r);
 }
 
 }  // namespace
@@ -110,42 +313,18 @@ asio::awaitable<void> CmdStartTls(Session& s, const imap::Command& cmd) {
 asio::awaitable<void> CmdLogin(Session& s, const imap::Command& cmd) {
   if (co_await RefusePlaintext(s, cmd.tag)) co_return;
   const auto& args = std::get<imap::LoginArgs>(cmd.args);
-  co_await FinishLogin(s, cmd.tag, args.user, args.password);
+  AuthResult r = co_await CheckCredentials(s, args.user, args.password);
+  co_await Reply(s, cmd.tag, r);
 }
 
 asio::awaitable<void> CmdAuthenticate(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::AuthenticateArgs>(cmd.args);
-  if (args.mechanism != "PLAIN")
+  if (!s.MechanismOffered(args.mechanism))
     co_return co_await s.Done(cmd.tag, "NO", "[CANNOT] Unsupported authentication mechanism.");
   if (co_await RefusePlaintext(s, cmd.tag)) co_return;
-  std::string response;
-  if (args.initial_response) {
-    response = *args.initial_response == "=" ? "" : *args.initial_response;
-  } else {
-    s.Queue("+ \r\n");
-    s.parser().ExpectSaslLine();
-    if (!co_await s.Flush()) co_return;
-    auto ev = co_await s.NextEvent();
-    if (!ev) {
-      s.Close();
-      co_return;
-    }
-    if (ev->kind != imap::ParseEvent::Kind::kSaslLine)
-      co_return co_await s.Done(cmd.tag, "BAD", "Expected a SASL response.");
-    response = ev->line;
-    if (response == "*") co_return co_await s.Done(cmd.tag, "BAD", "Authentication aborted.");
-  }
-  auto decoded = auth::Base64Decode(response);
-  if (!decoded) co_return co_await s.Done(cmd.tag, "BAD", "Invalid base64 in SASL response.");
-  auto creds = auth::DecodePlain(*decoded);
-  if (!creds) co_return co_await s.Done(cmd.tag, "BAD", "Invalid PLAIN response.");
-  if (!creds->authzid.empty() && creds->authzid != creds->authcid) {
-    auto a = storage::NormalizeAddress(creds->authzid), b = storage::NormalizeAddress(creds->authcid);
-    if (!a || !b || *a != *b)
-      co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeAuthorizationFailed) +
-                                                   " Acting as another user is not allowed.");
-  }
-  co_await FinishLogin(s, cmd.tag, creds->authcid, creds->password);
+  if (args.mechanism == "PLAIN") co_return co_await AuthPlain(s, cmd.tag, args);
+  if (args.mechanism == "LOGIN") co_return co_await AuthLogin(s, cmd.tag, args);
+  co_await AuthScram(s, cmd.tag, args);
 }
 
 }  // namespace columba::imapd
