@@ -38,6 +38,8 @@ constexpr std::array kCommands = {
     CommandSpec{"CHECK", true, false, true, false, CmdNoop},
     CommandSpec{"IDLE", true, false, false, false, CmdIdle},
     CommandSpec{"ENABLE", true, false, false, false, CmdEnable},
+    CommandSpec{"SORT", true, false, true, true, CmdSort},
+    CommandSpec{"THREAD", true, false, true, true, CmdThread},
 };
 }  // namespace
 

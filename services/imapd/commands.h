@@ -63,5 +63,19 @@ asio::awaitable<void> SyncMailbox(Session& s);
 void ReportExpunged(Session& s, std::vector<uint32_t> expunged);
 // cmd/search.cc
 asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd);
+// The UIDs of `known` (ascending) matching a search program, evaluated by metad
+// as SEARCH does; also used by SORT and THREAD.
+struct SearchMatches {
+  std::vector<uint32_t> uids;  // ascending, each in `known`
+  bool has_modseq = false;     // the program holds a MODSEQ criterion
+  bool uses_saved = false;     // it holds "$" (SEARCHRES, unsupported): nothing was evaluated
+};
+asio::awaitable<Result<SearchMatches>> EvaluateSearch(Session& s, uint64_t mailbox_id, const imap::SearchKey& key,
+                                                      const std::vector<uint32_t>& known);
+// The NO text for a failed EvaluateSearch ("[LIMIT] ..." or "[UNAVAILABLE] ...").
+std::string SearchErrorReply(const Error& e);
+// cmd/sort.cc
+asio::awaitable<void> CmdSort(Session& s, const imap::Command& cmd);    // SORT and UID SORT (RFC 5256)
+asio::awaitable<void> CmdThread(Session& s, const imap::Command& cmd);  // THREAD and UID THREAD (RFC 5256)
 
 }  // namespace columba::imapd

@@ -33,6 +33,7 @@
 // NEVER
 //   Never reports a message the session has not been told about (results are
 //   filtered to the session's UID list), never answers OK when metad failed.
+//   EvaluateSearch (steps 1-2) is shared with SORT and THREAD (cmd/sort.cc).
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -256,12 +257,56 @@ bool HasOption(const std::vector<std::string>& opts, std::string_view o) {
   return std::find(opts.begin(), opts.end(), o) != opts.end();
 }
 
-std::string ErrorReply(const Error& e) {
+}  // namespace
+
+std::string SearchErrorReply(const Error& e) {
   if (e.kind == ErrorKind::kLimitExceeded) return std::string(imap::kCodeLimit) + " Search is too complex.";
   return std::string(imap::kCodeUnavailable) + " Try again later.";
 }
 
-}  // namespace
+asio::awaitable<Result<SearchMatches>> EvaluateSearch(Session& s, uint64_t mailbox_id, const imap::SearchKey& key,
+                                                      const std::vector<uint32_t>& known) {
+  SearchMatches out;
+  // 1. Translate the key tree.
+  Translation t{known};
+  t.now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
+  std::vector<v1::SearchKey> keys;
+  bool nothing = false;
+  if (key.type == KType::kAnd) {
+    // The top-level conjunction goes to metad as separate (ANDed) keys.
+    for (const auto& c : key.children) {
+      Node n = Translate(c, t);
+      if (n.kind == Node::Kind::kFalse) nothing = true;
+      if (n.kind == Node::Kind::kKey) keys.push_back(std::move(n.key));
+    }
+  } else {
+    Node n = Translate(key, t);
+    if (n.kind == Node::Kind::kFalse) nothing = true;
+    if (n.kind == Node::Kind::kKey) keys.push_back(std::move(n.key));
+  }
+  out.has_modseq = t.has_modseq;
+  out.uses_saved = t.uses_saved;
+  if (t.uses_saved) co_return out;
+
+  // 2. Evaluate in metad; keep what the session knows.
+  if (!nothing && !known.empty()) {
+    v1::SearchRequest req;
+    req.set_account_id(s.account_id());
+    req.set_mailbox_id(mailbox_id);
+    for (auto& k : keys) *req.add_keys() = std::move(k);
+    auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::Search, std::move(req));
+    if (!r) {
+      log::Warn("Search failed", {{"error", r.error().message}});
+      co_return tl::unexpected(r.error());
+    }
+    for (uint32_t uid : r->uids())
+      if (std::binary_search(known.begin(), known.end(), uid)) out.uids.push_back(uid);
+    std::sort(out.uids.begin(), out.uids.end());
+    out.uids.erase(std::unique(out.uids.begin(), out.uids.end()), out.uids.end());
+  }
+  co_return out;
+}
 
 asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::SearchArgs>(cmd.args);
@@ -280,43 +325,14 @@ asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd) {
   const SelectedMailbox& sel = *s.selected();
   const std::vector<uint32_t> known = sel.uids;  // the view this command answers from
 
-  // 1. Translate the key tree.
-  Translation t{known};
-  t.now_unix = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
-  std::vector<v1::SearchKey> keys;
-  bool nothing = false;
-  if (args.key.type == KType::kAnd) {
-    // The top-level conjunction goes to metad as separate (ANDed) keys.
-    for (const auto& c : args.key.children) {
-      Node n = Translate(c, t);
-      if (n.kind == Node::Kind::kFalse) nothing = true;
-      if (n.kind == Node::Kind::kKey) keys.push_back(std::move(n.key));
-    }
-  } else {
-    Node n = Translate(args.key, t);
-    if (n.kind == Node::Kind::kFalse) nothing = true;
-    if (n.kind == Node::Kind::kKey) keys.push_back(std::move(n.key));
+  // 1.-2. Translate the key tree and evaluate it in metad (EvaluateSearch).
+  auto matches = co_await EvaluateSearch(s, sel.id, args.key, known);
+  if (!matches) {
+    std::string reply = SearchErrorReply(matches.error());
+    co_return co_await s.Done(cmd.tag, "NO", std::move(reply));
   }
-  if (t.uses_saved) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported.");
-
-  // 2. Evaluate in metad; keep what the session knows.
-  std::vector<uint32_t> uids;
-  if (!nothing && !known.empty()) {
-    v1::SearchRequest req;
-    req.set_account_id(s.account_id());
-    req.set_mailbox_id(sel.id);
-    for (auto& k : keys) *req.add_keys() = std::move(k);
-    auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::Search, std::move(req));
-    if (!r) {
-      log::Warn("Search failed", {{"error", r.error().message}});
-      co_return co_await s.Done(cmd.tag, "NO", ErrorReply(r.error()));
-    }
-    for (uint32_t uid : r->uids())
-      if (std::binary_search(known.begin(), known.end(), uid)) uids.push_back(uid);
-    std::sort(uids.begin(), uids.end());
-    uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
-  }
+  if (matches->uses_saved) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported.");
+  const std::vector<uint32_t>& uids = matches->uids;
 
   // 3. The numbers to answer with.
   std::vector<uint32_t> numbers;
@@ -338,7 +354,7 @@ asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd) {
   const bool want_min = esearch && HasOption(opts, "MIN");
   const bool want_max = esearch && HasOption(opts, "MAX");
   std::optional<uint64_t> modseq;
-  if (t.has_modseq && !uids.empty()) {
+  if (matches->has_modseq && !uids.empty()) {
     // With only MIN and/or MAX, the mod-sequence of those messages (RFC 7162 3.1.5).
     std::vector<uint32_t> of = uids;
     if (esearch && !want_all && !want_count) {
