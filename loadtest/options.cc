@@ -117,8 +117,9 @@ Parsed<std::vector<SizeBucket>> ParseSizeDist(std::string_view text) {
   return out;
 }
 
-const std::vector<std::string_view> kImapMixOps = {"fetch-flags", "fetch-envelope", "fetch-body", "store", "search",
-                                                   "append",      "noop",           "idle",       "relogin"};
+const std::vector<std::string_view> kImapMixOps = {"fetch-flags", "fetch-envelope", "fetch-body", "store",
+                                                   "search",      "append",         "noop",       "idle",
+                                                   "relogin",     "fetch-all"};
 
 std::vector<MixItem> DefaultImapMix() {
   return {{"fetch-flags", 20}, {"fetch-envelope", 15}, {"fetch-body", 15}, {"store", 15}, {"search", 10},
@@ -249,7 +250,8 @@ IMAP (imap, imap-idle, imap-notify):
   --mix LIST               imap: OP:WEIGHT,... of fetch-flags fetch-envelope fetch-body store
                            search append noop idle relogin (default fetch-flags:20,
                            fetch-envelope:15,fetch-body:15,store:15,search:10,append:5,noop:10,
-                           idle:5,relogin:5); append uses --size
+                           idle:5,relogin:5); append uses --size; fetch-all (not in the
+                           default) is UID FETCH 1:* (FLAGS), for timing big mailboxes
   --idle                   imap-idle: hold the connections in IDLE (default: selected, silent)
   --connect-concurrency N  imap-idle: connections set up at once (default 32)
   --lmtp-target HOST:PORT  imap-notify: the LMTP server that delivers to the IMAP user

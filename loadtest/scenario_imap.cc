@@ -183,6 +183,9 @@ class ImapMixScenario : public Scenario {
         std::string cmd = fmt::format("UID FETCH {}:{} (FLAGS)", lo, lo + n - 1);
         auto r = co_await client.Command(cmd);
         record(op, r, t0);
+      } else if (op == "fetch-all") {
+        auto r = co_await client.Command("UID FETCH 1:* (FLAGS)");
+        record(op, r, t0);
       } else if (op == "fetch-envelope") {
         std::string cmd = fmt::format("UID FETCH {} (ENVELOPE)", uid);
         auto r = co_await client.Command(cmd);
