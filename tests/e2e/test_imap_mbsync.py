@@ -277,6 +277,7 @@ class MbsyncSync(unittest.TestCase):
             for _, (_, data) in self.local(box).items():
                 self.assertFalse(data.endswith(bodies[2]), f"deleted message still in local {box}")
         # Server changes arrived locally.
+        self.assertTrue(server[6][1].endswith(new_mail))
         _, fl = self.find_local("INBOX", server[6][1])
         self.assertEqual(fl, "")
         _, fl = self.find_local("INBOX", server[4][1])

@@ -7,7 +7,7 @@ through the OTHER replica chain (so through PostgreSQL NOTIFY between metads):
 (b) STORE +FLAGS and EXPUNGE / UID EXPUNGE through imapd#2 -> `* n FETCH (FLAGS ...)`
     and `* n EXPUNGE`, and the session's view afterwards is right;
 (c) an APPEND through imapd#2 is seen by a NOOP on imapd#1 with the right EXISTS,
-    and the appended bytes are served by imapd#1.
+    and the appended bytes are served by imapd#1; the next one reaches IDLE too.
 """
 import itertools
 import re
@@ -195,10 +195,18 @@ class ImapReplicas(unittest.TestCase):
         a.buf = a.buf[len(appended):]
         self.assertEqual(a.line(), ")")
         self.assertTrue(a.line().startswith("f2 OK"))
+        # And while imapd#1 idles, the next APPEND through imapd#2 arrives as EXISTS.
+        self.idle(a)
+        start = time.monotonic()
+        _, ok = b.command("a3", b"a3 APPEND INBOX {%d+}\r\n%s\r\n" % (len(appended), appended))
+        self.assertRegex(ok, r"^a3 OK \[APPENDUID \d+ 5\]")
+        self.expect(a, "* 5 EXISTS", start, "APPEND via imapd#2 -> IDLE on imapd#1")
+        self.quiet(a)
+        self.done(a)
         # The mailbox's UIDNEXT agrees on both replicas.
         for c in (a, b):
             untagged, ok = c.command("st", "STATUS INBOX (MESSAGES UIDNEXT)")
-            self.assertEqual(untagged, ["* STATUS INBOX (MESSAGES 4 UIDNEXT 5)"])
+            self.assertEqual(untagged, ["* STATUS INBOX (MESSAGES 5 UIDNEXT 6)"])
 
 
 if __name__ == "__main__":
