@@ -7,10 +7,12 @@ What it proves, as a user of mbsync would check it:
    for byte (mbsync's own transformations undone: CRLF -> LF and its X-TUID line).
 2. Local changes go up, server changes come down, in one second `mbsync -a`:
    a message marked seen + flagged, one moved to Archive, one deleted (T flag +
-   expunge), a new draft in Drafts; at the same time on the server a flag set
-   through imaplib and a new delivery. Checked through imaplib on the server (flags
-   per UID, the moved message's bytes in Archive and its absence from INBOX, the
-   deletion, the draft's bytes and \\Draft flag) and in the Maildir (new mail, flags).
+   expunge), a new draft in Drafts, a new folder Projects/Columba with a message;
+   at the same time on the server a flag set through imaplib, a new folder
+   Lists/Debian with an appended message and a new delivery. Checked through imaplib
+   on the server (flags per UID, the moved message's bytes in Archive and its absence
+   from INBOX, the deletion, the draft's bytes and \\Draft flag, the new folder) and
+   in the Maildir (new mail, flags, the new folder).
 3. A third `mbsync -a` is a no-op: mbsync sends no changing command (its network
    trace has no APPEND/STORE/EXPUNGE/...), the server's UIDs, flags, UIDNEXT and
    HIGHESTMODSEQ of every mailbox and the local Maildir files are all unchanged.
@@ -243,7 +245,17 @@ class MbsyncSync(unittest.TestCase):
         with open(os.path.join(self.maildir, "Drafts", "cur", f"{int(time.time())}.{os.getpid()}_1.test:2,D"),
                   "wb") as f:
             f.write(draft.replace(b"\r\n", b"\n"))
-        # ... and server changes at the same time.
+        # A new local folder with a subfolder (SubFolders Verbatim: Projects/Columba).
+        project = message(8)
+        proj_dir = os.path.join(self.maildir, "Projects", "Columba")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(proj_dir, sub))
+        with open(os.path.join(proj_dir, "cur", f"{int(time.time())}.{os.getpid()}_2.test:2,S"), "wb") as f:
+            f.write(project.replace(b"\r\n", b"\n"))
+        # ... and server changes at the same time: a flag, a new folder with a message, new mail.
+        list_mail = message(9)
+        self.assertEqual(c.create("Lists/Debian")[0], "OK")
+        self.assertEqual(c.append("Lists/Debian", r"(\Flagged)", None, list_mail)[0], "OK")
         typ, _ = c.select("INBOX")
         self.assertEqual(c.uid("STORE", "4", "+FLAGS", r"(\Answered)")[0], "OK")
         c.close()
@@ -286,10 +298,15 @@ class MbsyncSync(unittest.TestCase):
         self.assertEqual(fl, "FS")
         self.assertEqual(len(self.local("INBOX")), 4)
         self.find_local("Archive", first[2][1])
+        # New folders went both ways, hierarchy included.
+        proj = self.server_box(c, "Projects/Columba")
+        self.assertEqual([(fl, strip_tuid(d)) for fl, d in proj.values()], [({r"\Seen"}, project)])
+        self.assertEqual(self.find_local("Lists/Debian", list_mail)[1], "F")
 
         # 3. A third sync changes nothing on either side.
         before_server, before_local = self.server_state(c), self.local_files()
-        contents = {p: d for box in ("INBOX", "Archive", "Drafts") for p, (_, d) in self.local(box).items()}
+        boxes = ("INBOX", "Archive", "Drafts", "Projects/Columba", "Lists/Debian")
+        contents = {p: d for box in boxes for p, (_, d) in self.local(box).items()}
         sent = self.mbsync()
         changing = [cmd for cmd in sent if cmd.split(" ")[0] in CHANGING
                     or (cmd.startswith("UID ") and cmd.split(" ")[1] in CHANGING)]
@@ -297,8 +314,7 @@ class MbsyncSync(unittest.TestCase):
         after_server, after_local = self.server_state(c), self.local_files()
         self.assertEqual(after_server, before_server, "server state changed by a no-op sync")
         self.assertEqual(after_local, before_local, "local Maildir changed by a no-op sync")
-        self.assertEqual({p: d for box in ("INBOX", "Archive", "Drafts") for p, (_, d) in self.local(box).items()},
-                         contents)
+        self.assertEqual({p: d for box in boxes for p, (_, d) in self.local(box).items()}, contents)
 
     def test_sync_over_imaps(self):
         self.user = self.stack.add_user("mbsync2", password=PASSWORD)
