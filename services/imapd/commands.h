@@ -56,8 +56,11 @@ asio::awaitable<void> CmdNoop(Session& s, const imap::Command& cmd);  // NOOP an
 asio::awaitable<void> CmdIdle(Session& s, const imap::Command& cmd);
 // Reports what changed in the selected mailbox since the session last looked
 // (metad Changes): EXPUNGE, EXISTS, then FETCH (FLAGS); queued, not flushed.
-// Only where RFC 3501 7.4.1 allows EXPUNGE: NOOP, CHECK, IDLE.
-asio::awaitable<void> SyncMailbox(Session& s);
+// `allow_expunge` only where RFC 3501 7.4.1 allows EXPUNGE (NOOP, CHECK, IDLE);
+// otherwise the expunged UIDs wait in SelectedMailbox::pending_expunged and new
+// messages are still announced (APPEND/COPY into the selected mailbox: the view
+// only ever grows in UID order, so another session's earlier append is not lost).
+asio::awaitable<void> SyncMailbox(Session& s, bool allow_expunge = true);
 // "* VANISHED uids" (QRESYNC) or "* n EXPUNGE" (descending) for each expunged
 // UID in the session's list, which loses them; queued, not flushed (cmd/idle.cc).
 void ReportExpunged(Session& s, std::vector<uint32_t> expunged);

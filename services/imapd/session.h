@@ -90,6 +90,7 @@ struct SelectedMailbox {
   bool read_only = false;
   std::vector<uint32_t> uids;  // ascending; sequence number n is uids[n - 1]
   uint64_t modseq = 0;         // changes up to here are reflected in `uids` (SyncMailbox)
+  std::vector<uint32_t> pending_expunged;  // seen, not yet reported (still in `uids`)
 };
 
 // Wakes a session waiting in IDLE: the socket read and the metad Watch stream

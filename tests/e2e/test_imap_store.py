@@ -189,7 +189,9 @@ class ImapStore(unittest.TestCase):
         self.assertRegex(data[0].decode(), r"^\[COPYUID \d+ 1 4\]")
         self.assertEqual(c.response("EXISTS"), ("EXISTS", [b"4"]))
         typ, data = c.fetch("4", "(UID)")
-        self.assertEqual(data, [b"4 (UID 4)"])
+        # imaplib files unsolicited FETCH (FLAGS) updates, which the sync after COPY may
+        # send for earlier flag changes, under the same name: look for the solicited one.
+        self.assertIn(b"4 (UID 4)", data)
 
     def test_move(self):
         c = self.c

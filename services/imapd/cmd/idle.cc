@@ -39,6 +39,9 @@ constexpr auto kDrainCheck = std::chrono::seconds(10);
 
 void ReportExpunged(Session& s, std::vector<uint32_t> expunged) {
   auto& sel = *s.selected();
+  // Expunges seen by an earlier sync where they could not be reported go out now.
+  expunged.insert(expunged.end(), sel.pending_expunged.begin(), sel.pending_expunged.end());
+  sel.pending_expunged.clear();
   std::sort(expunged.begin(), expunged.end());
   std::vector<uint32_t> gone;  // ascending, in the session's list
   for (size_t i = sel.uids.size(); i > 0; --i) {
@@ -51,7 +54,7 @@ void ReportExpunged(Session& s, std::vector<uint32_t> expunged) {
   if (s.qresync() && !gone.empty()) s.Queue("* VANISHED " + imap::FormatUidSet(gone) + "\r\n");
 }
 
-asio::awaitable<void> SyncMailbox(Session& s) {
+asio::awaitable<void> SyncMailbox(Session& s, bool allow_expunge) {
   if (!s.selected()) co_return;
   const uint64_t mailbox_id = s.selected()->id;
   const uint64_t since = s.selected()->modseq;
@@ -66,9 +69,13 @@ asio::awaitable<void> SyncMailbox(Session& s) {
   if (!s.selected() || s.selected()->id != mailbox_id) co_return;
   auto& sel = *s.selected();
 
-  // 1. EXPUNGE (highest sequence number first) or VANISHED.
+  // 1. EXPUNGE (highest sequence number first) or VANISHED; kept for later
+  // where RFC 3501 7.4.1 forbids them (the UIDs stay in the view until then).
   std::unordered_set<uint32_t> expunged(r->expunged.begin(), r->expunged.end());
-  ReportExpunged(s, r->expunged);
+  if (allow_expunge)
+    ReportExpunged(s, r->expunged);
+  else
+    sel.pending_expunged.insert(sel.pending_expunged.end(), r->expunged.begin(), r->expunged.end());
 
   // 2. EXISTS for UIDs above the view.
   std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) { return a.uid() < b.uid(); });

@@ -94,20 +94,6 @@ uint32_t SeqOf(const std::vector<uint32_t>& known, uint32_t uid) {
 // VANISHED; cmd/idle.cc) and removes them from the session's list.
 void ApplyExpunged(Session& s, std::vector<uint32_t> expunged) { ReportExpunged(s, std::move(expunged)); }
 
-// New UIDs in the selected mailbox (COPY to itself, APPEND): added to the
-// session's list and announced with EXISTS.
-void AddUids(Session& s, const std::vector<uint32_t>& uids) {
-  auto& sel = *s.selected();
-  bool added = false;
-  for (uint32_t u : uids) {
-    auto it = std::lower_bound(sel.uids.begin(), sel.uids.end(), u);
-    if (it != sel.uids.end() && *it == u) continue;
-    sel.uids.insert(it, u);
-    added = true;
-  }
-  if (added) s.Queue("* " + std::to_string(sel.uids.size()) + " EXISTS\r\n");
-}
-
 // The ParsedFields metad caches, exactly as lmtpd computes them (no trace headers here).
 std::optional<v1::ParsedFields> ParseFields(std::string_view data) {
   auto fields = rpc::ComputeMessageFields(data);
@@ -261,10 +247,11 @@ asio::awaitable<void> CmdCopy(Session& s, const imap::Command& cmd) {
     // RFC 6851 3.3: COPYUID goes in an untagged OK before the EXPUNGEs.
     if (!code.empty()) s.Queue("* OK " + code + "Moved UIDs.\r\n");
     ApplyExpunged(s, src);
-    if (dest->mailbox_id() == sel.id) AddUids(s, dst);
+    if (dest->mailbox_id() == sel.id) co_await SyncMailbox(s, false);
     co_return co_await s.Done(cmd.tag, "OK", verb + " completed.");
   }
-  if (dest->mailbox_id() == sel.id) AddUids(s, dst);
+  // New messages in the selected mailbox: EXISTS through the sync, in UID order.
+  if (dest->mailbox_id() == sel.id) co_await SyncMailbox(s, false);
   co_await s.Done(cmd.tag, "OK", code + verb + " completed.");
 }
 
@@ -356,7 +343,7 @@ asio::awaitable<void> CmdAppend(Session& s, const imap::Command& cmd) {
     }
     co_return co_await s.Done(cmd.tag, failure->first, failure->second);
   }
-  if (s.selected() && s.selected()->id == mailbox_id) AddUids(s, appended);
+  if (s.selected() && s.selected()->id == mailbox_id) co_await SyncMailbox(s, false);
   co_await s.Done(cmd.tag, "OK", imap::CodeAppendUid(uidvalidity, appended) + " Append completed.");
 }
 
