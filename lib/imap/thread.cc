@@ -204,8 +204,8 @@ class Threader {
     }
     // (5.C) merge the others into it. A top-level entry replaced by a new dummy
     // is replaced in place, so the dummy is visited (and kept) at its position.
-    std::unordered_map<int32_t, size_t> position;
-    for (size_t i = 0; i < roots.size(); ++i) position[roots[i]] = i;
+    std::vector<size_t> position(cs_.size() + roots.size(), 0);  // room for the new dummies
+    for (size_t i = 0; i < roots.size(); ++i) position[static_cast<size_t>(roots[i])] = i;
     std::vector<bool> gone(roots.size(), false);
     for (size_t i = 0; i < roots.size(); ++i) {
       const int32_t r = roots[i];
@@ -230,9 +230,9 @@ class Threader {
           cs_[d].children.push_back(r);
         }
         it->second = d;
-        const size_t at = position[t];
+        const size_t at = position[static_cast<size_t>(t)];
         roots[at] = d;
-        position[d] = at;
+        position[static_cast<size_t>(d)] = at;
       }
     }
     std::vector<int32_t> kept;
@@ -250,16 +250,17 @@ class Threader {
 
   ThreadForest Forest(const std::vector<int32_t>& roots) const {
     ThreadForest f;
-    std::unordered_map<int32_t, uint32_t> index;
+    std::vector<uint32_t> index(cs_.size(), 0);
     const std::vector<int32_t> order = PreOrder(roots);
     f.nodes.reserve(order.size());
     for (int32_t c : order) {
-      index[c] = static_cast<uint32_t>(f.nodes.size());
+      index[static_cast<size_t>(c)] = static_cast<uint32_t>(f.nodes.size());
       f.nodes.push_back(ThreadForest::Node{Dummy(c) ? 0 : recs_[cs_[c].msg].number, {}});
     }
     for (int32_t c : order)
-      for (int32_t child : cs_[c].children) f.nodes[index[c]].children.push_back(index[child]);
-    for (int32_t r : roots) f.roots.push_back(index[r]);
+      for (int32_t child : cs_[c].children)
+        f.nodes[index[static_cast<size_t>(c)]].children.push_back(index[static_cast<size_t>(child)]);
+    for (int32_t r : roots) f.roots.push_back(index[static_cast<size_t>(r)]);
     return f;
   }
 
@@ -333,8 +334,12 @@ ThreadRecord MakeThreadRecord(const ThreadInput& in) {
 }
 
 ThreadForest ThreadOrderedSubject(std::vector<ThreadRecord> records) {
-  std::stable_sort(records.begin(), records.end(), [](const ThreadRecord& a, const ThreadRecord& b) {
-    if (a.subject != b.subject) return a.subject < b.subject;
+  std::vector<uint32_t> order(records.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
+    const ThreadRecord& a = records[x];
+    const ThreadRecord& b = records[y];
+    if (int c = a.subject.compare(b.subject); c != 0) return c < 0;
     if (a.sent != b.sent) return a.sent < b.sent;
     return a.seq < b.seq;
   });
@@ -344,16 +349,19 @@ ThreadForest ThreadOrderedSubject(std::vector<ThreadRecord> records) {
     uint32_t node;
   };
   ThreadForest f;
+  f.nodes.reserve(records.size());
   std::vector<Thread> threads;
-  for (size_t i = 0; i < records.size(); ++i) {
+  const ThreadRecord* prev = nullptr;
+  for (uint32_t i : order) {
     const ThreadRecord& r = records[i];
     const uint32_t node = static_cast<uint32_t>(f.nodes.size());
     f.nodes.push_back(ThreadForest::Node{r.number, {}});
-    if (i > 0 && records[i - 1].subject == r.subject) {
+    if (prev != nullptr && prev->subject == r.subject) {
       f.nodes[threads.back().node].children.push_back(node);
     } else {
       threads.push_back(Thread{r.sent, r.seq, node});
     }
+    prev = &r;
   }
   std::stable_sort(threads.begin(), threads.end(), [](const Thread& a, const Thread& b) {
     return a.sent != b.sent ? a.sent < b.sent : a.seq < b.seq;
