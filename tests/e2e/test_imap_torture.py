@@ -10,15 +10,20 @@ Workers pick at random (seeded RNG per session): APPEND (with flags), STORE / UI
 STORE (+FLAGS, -FLAGS, FLAGS), STORE \\Deleted then EXPUNGE or UID EXPUNGE, UID MOVE
 to Archive, NOOP, and a `FETCH 1:* (UID)` whose every number -> UID must be the model's
 (the client's and the server session's sequence numbers agree at every moment). Two
-more sessions sit in IDLE (leaving it now and then to learn UIDs). Checked, with a readable diff on failure:
+more sessions sit in IDLE (leaving it now and then to learn UIDs). Per imapd one
+worker is plain, one has ENABLEd CONDSTORE (FETCH carries MODSEQ) and one QRESYNC
+(`* VANISHED uids` instead of EXPUNGE); idle2 has CONDSTORE.
+Checked, with a readable diff on failure:
 - during the run: EXISTS never shrinks the view, EXPUNGE / FETCH numbers are in range,
   a FETCH UID never contradicts the model, the model's UIDs are strictly ascending, a
+  message's MODSEQ never goes back (nor changes flags without a new MODSEQ), a
   UID never comes back to a session that was told it was expunged, and every APPENDUID
   is new (above every UID any session had learned before the APPEND was sent);
 - at the end, after a final NOOP: each session's view (UIDs in order and flags per
-  UID) equals a fresh SELECT + `UID FETCH 1:* (UID FLAGS)` on both imapds and metad's
-  listing (columbactl); no UID that any session saw expunged is still there, and
-  every message ever created is either there or was reported expunged.
+  UID, and MODSEQ per UID with CONDSTORE) equals a fresh SELECT + `UID FETCH 1:*
+  (UID FLAGS MODSEQ)` on both imapds and metad's listing (columbactl); no UID that
+  any session saw expunged is still there, and every message ever created is either
+  there or was reported expunged.
 """
 import collections
 import concurrent.futures
@@ -34,7 +39,8 @@ from pylib.stack import Stack
 
 PASSWORD = "torture-secret"
 RUN_SECONDS = 10          # the concurrent phase
-WORKERS_PER_IMAPD = 3
+WORKER_MODES = ["plain", "condstore", "qresync"]  # per imapd; ENABLEd before SELECT
+IDLER_MODES = ["plain", "condstore"]              # idle1, idle2
 SEED = 20261126
 FLAG_POOL = [r"\Seen", r"\Flagged", r"\Answered", r"\Draft", "$Label1", "$Label2"]
 INITIAL = 12
@@ -45,6 +51,14 @@ def message(tag):
     return (f"From: Torture <t@example.org>\r\nTo: Bob <bob@example.test>\r\n"
             f"Subject: torture {tag}\r\nMessage-ID: <torture-{tag}-{time.time_ns()}@example.org>\r\n"
             f"\r\nMessage {tag}.\r\n").encode()
+
+
+def uid_set(text):
+    out = []
+    for part in text.split(","):
+        a, _, b = part.partition(":")
+        out += list(range(int(a), int(b or a) + 1)) if int(b or a) >= int(a) else list(range(int(b), int(a) + 1))
+    return out
 
 
 class Violation(AssertionError):
@@ -67,8 +81,8 @@ class Shared:
 class Session:
     """One IMAP connection with a model of the selected mailbox kept from untagged responses."""
 
-    def __init__(self, name, imapd, user, shared, rng, append_selected=True):
-        self.name, self.shared, self.rng = name, shared, rng
+    def __init__(self, name, imapd, user, shared, rng, append_selected=True, mode="plain"):
+        self.name, self.shared, self.rng, self.mode = name, shared, rng, mode
         self.log = collections.deque(maxlen=300)
         self.c = RawImap(imapd.port, timeout=20)
         # APPENDs go through this session itself (INBOX selected) or through a second
@@ -79,10 +93,15 @@ class Session:
             _, ok = self.poster.command("p0", f'LOGIN {user} "{PASSWORD}"')
             assert ok.startswith("p0 OK"), ok
         self.tags = (f"{name}.{i}" for i in range(1, 10 ** 9))
-        self.entries = []  # [uid or None, set of flags or None] in sequence order
+        self.entries = []  # [uid or None, set of flags or None, modseq or None] in sequence order
         self.gone = set()  # UIDs this session was told were expunged
+        self.modseqs = {}  # uid -> (highest MODSEQ reported, its flags): never goes back
         self.ops = collections.Counter()
         self.cmd(f'LOGIN {user} "{PASSWORD}"')
+        if mode != "plain":  # CONDSTORE: FETCH carries MODSEQ; QRESYNC: VANISHED instead of EXPUNGE
+            untagged, _ = self.cmd(f"ENABLE {mode.upper()}")
+            if not any(mode.upper() in l for l in untagged if l.startswith("* ENABLED")):
+                self.fail(f"ENABLE {mode.upper()}: {untagged}")
         self.cmd("SELECT INBOX")
 
     # -- the model
@@ -91,6 +110,14 @@ class Session:
         raise Violation(f"{self.name}: {what}\nlast lines of {self.name}:\n" + "\n".join(list(self.log)[-40:]))
 
     def apply(self, line):
+        v = re.fullmatch(r"\* VANISHED (\(EARLIER\) )?([\d:,]+)", line)
+        if v:
+            if self.mode != "qresync" or v.group(1):
+                self.fail(f"unexpected {line!r}")
+            for uid in uid_set(v.group(2)):
+                self.vanish(uid)
+                self.ops["vanished"] += 1
+            return
         m = re.match(r"\* (\d+) (EXISTS|EXPUNGE|FETCH|RECENT)\b ?(.*)$", line)
         if not m:
             return
@@ -98,15 +125,13 @@ class Session:
         if kind == "EXISTS":
             if n < len(self.entries):
                 self.fail(f"EXISTS {n} below the view's {len(self.entries)} messages: {line}")
-            self.entries += [[None, None] for _ in range(n - len(self.entries))]
+            self.entries += [[None, None, None] for _ in range(n - len(self.entries))]
         elif kind == "EXPUNGE":
+            if self.mode == "qresync":
+                self.fail(f"EXPUNGE with QRESYNC enabled (RFC 7162 3.2.10 wants VANISHED): {line}")
             if not 1 <= n <= len(self.entries):
                 self.fail(f"EXPUNGE {n} outside 1..{len(self.entries)}")
-            uid, _ = self.entries.pop(n - 1)
-            if uid is not None:
-                self.gone.add(uid)
-                with self.shared.lock:
-                    self.shared.expunged.setdefault(uid, self.name)
+            self.remove(n)
         elif kind == "FETCH":
             if not 1 <= n <= len(self.entries):
                 self.fail(f"FETCH {n} outside 1..{len(self.entries)}: {line}")
@@ -121,10 +146,42 @@ class Session:
             f = re.search(r"\bFLAGS \(([^)]*)\)", rest)
             if f:
                 e[1] = set(f.group(1).split())
+            ms = re.search(r"\bMODSEQ \((\d+)\)", rest)
+            if ms and self.mode == "plain":
+                self.fail(f"MODSEQ without CONDSTORE: {line}")
+            if ms:
+                self.ops["modseq"] += 1
+                e[2] = int(ms.group(1))
+                if e[0] is not None:
+                    last = self.modseqs.get(e[0])
+                    if last and (e[2] < last[0] or (e[2] == last[0] and f and e[1] != last[1])):
+                        self.fail(f"UID {e[0]} went back from MODSEQ {last[0]} {sorted(last[1] or [])}: {line}")
+                    self.modseqs[e[0]] = (e[2], e[1])
+            elif self.mode != "plain" and f:
+                self.fail(f"FETCH FLAGS without MODSEQ with CONDSTORE enabled: {line}")
+
+    def remove(self, n):
+        uid = self.entries.pop(n - 1)[0]
+        if uid is not None:
+            self.gone.add(uid)
+            with self.shared.lock:
+                self.shared.expunged.setdefault(uid, self.name)
+
+    def vanish(self, uid):
+        """A VANISHED UID: its entry, or the only not-yet-learned entry where it would sit."""
+        idx = [i for i, e in enumerate(self.entries) if e[0] == uid]
+        if not idx:
+            lo = max([i for i, e in enumerate(self.entries) if e[0] is not None and e[0] < uid], default=-1)
+            hi = min([i for i, e in enumerate(self.entries) if e[0] is not None and e[0] > uid],
+                     default=len(self.entries))
+            idx = [i for i in range(lo + 1, hi) if self.entries[i][0] is None]
+            if len(idx) != 1:
+                self.fail(f"VANISHED {uid}: not in the view ({len(idx)} unknown messages where it would be)")
+        self.remove(idx[0] + 1)
 
     def learn(self, n, uid):
-        before = [u for u, _ in self.entries[:n - 1] if u is not None]
-        after = [u for u, _ in self.entries[n:] if u is not None]
+        before = [e[0] for e in self.entries[:n - 1] if e[0] is not None]
+        after = [e[0] for e in self.entries[n:] if e[0] is not None]
         if (before and before[-1] >= uid) or (after and after[0] <= uid):
             self.fail(f"UID {uid} learned for message {n} breaks ascending order "
                       f"(neighbours {before[-1:]} {after[:1]})")
@@ -173,12 +230,15 @@ class Session:
             if not m:
                 self.fail(f"unexpected line {l!r}")
             got.append((int(m.group(1)), int(m.group(2))))
-        want = [(i + 1, u) for i, (u, _) in enumerate(self.entries)]
+        want = [(i + 1, e[0]) for i, e in enumerate(self.entries)]
         if not set(got) <= set(want) or got != sorted(got):
             self.fail(f"FETCH 1:* (UID) contradicts the view:\n  server {got}\n  view   {want}")
 
     def view(self):
-        return [(u, frozenset(f) if f is not None else None) for u, f in self.entries]
+        """[(uid, flags)] or, with CONDSTORE, [(uid, flags, modseq)]."""
+        if self.mode == "plain":
+            return [(u, frozenset(f) if f is not None else None) for u, f, _ in self.entries]
+        return [(u, frozenset(f) if f is not None else None, m) for u, f, m in self.entries]
 
     # -- the workload
 
@@ -315,21 +375,22 @@ class Session:
 
 
 def snapshot(imapd, user):
-    """A fresh session's view: [(uid, flags)] from SELECT + UID FETCH 1:* (UID FLAGS)."""
+    """A fresh session's view: [(uid, flags, modseq)] from SELECT INBOX (CONDSTORE) +
+    UID FETCH 1:* (UID FLAGS MODSEQ)."""
     c = RawImap(imapd.port)
     try:
         _, ok = c.command("l", f'LOGIN {user} "{PASSWORD}"')
         assert ok.startswith("l OK"), ok
-        untagged, ok = c.command("s", "SELECT INBOX")
+        untagged, ok = c.command("s", "SELECT INBOX (CONDSTORE)")
         assert ok.startswith("s OK"), ok
         exists = next(int(l.split()[1]) for l in untagged if l.endswith(" EXISTS"))
-        untagged, ok = c.command("f", "UID FETCH 1:* (UID FLAGS)")
+        untagged, ok = c.command("f", "UID FETCH 1:* (UID FLAGS MODSEQ)")
         assert ok.startswith("f OK"), ok
         out = []
         for l in untagged:
-            m = re.fullmatch(r"\* \d+ FETCH \(UID (\d+) FLAGS \(([^)]*)\)\)", l)
+            m = re.fullmatch(r"\* \d+ FETCH \(UID (\d+) FLAGS \(([^)]*)\) MODSEQ \((\d+)\)\)", l)
             assert m, l
-            out.append((int(m.group(1)), frozenset(m.group(2).split())))
+            out.append((int(m.group(1)), frozenset(m.group(2).split()), int(m.group(3))))
         assert len(out) == exists or exists == 0, (exists, untagged)
         c.command("o", "LOGOUT")
         return out
@@ -338,8 +399,8 @@ def snapshot(imapd, user):
 
 
 def diff(name, got, want):
-    """A readable difference of two [(uid, flags)] lists."""
-    g, w = dict(got), dict(want)
+    """A readable difference of two [(uid, flags[, modseq])] lists."""
+    g, w = {t[0]: t[1:] for t in got}, {t[0]: t[1:] for t in want}
     lines = [f"{name} differs from the fresh SELECT ({len(got)} vs {len(want)} messages):"]
     missing, extra = sorted(set(w) - set(g)), sorted(set(g) - set(w))
     if missing:
@@ -348,9 +409,10 @@ def diff(name, got, want):
         lines.append(f"  UIDs only in {name} (expunged on the server): {extra}")
     for uid in sorted(set(g) & set(w)):
         if g[uid] != w[uid]:
-            lines.append(f"  UID {uid}: {name} has flags {sorted(g[uid] or [])}, server {sorted(w[uid])}")
-    if [u for u, _ in got if u in w] != [u for u, _ in want if u in g]:
-        lines.append(f"  order: {[u for u, _ in got]} vs {[u for u, _ in want]}")
+            lines.append(f"  UID {uid}: {name} has flags {sorted(g[uid][0] or [])} {g[uid][1:]}, "
+                         f"server {sorted(w[uid][0])} {w[uid][1:]}")
+    if [t[0] for t in got if t[0] in w] != [t[0] for t in want if t[0] in g]:
+        lines.append(f"  order: {[t[0] for t in got]} vs {[t[0] for t in want]}")
     return "\n".join(lines)
 
 
@@ -388,19 +450,20 @@ class ImapTorture(unittest.TestCase):
         with smtplib.LMTP("127.0.0.1", self.lmtpd.port) as lmtp:
             for n in range(INITIAL):
                 self.assertFalse(lmtp.sendmail("t@example.org", [user], message(f"initial-{n}")))
-        initial = [u for u, _ in snapshot(self.imapds[0], user)]
+        initial = [t[0] for t in snapshot(self.imapds[0], user)]
         self.assertEqual(initial, list(range(1, INITIAL + 1)))
         return user
 
     def torture(self, user, seconds, seed, append_selected):
         shared = Shared(range(1, INITIAL + 1))
         master = random.Random(seed)
-        specs = []  # (name, imapd, rng, worker?) - seeds drawn in a fixed order
+        specs = []  # (name, imapd, rng, worker?, mode) - seeds drawn in a fixed order
         for i, imapd in enumerate(self.imapds):
-            specs += [(f"w{i + 1}{k}", imapd, random.Random(master.random()), True) for k in range(WORKERS_PER_IMAPD)]
-            specs.append((f"idle{i + 1}", imapd, random.Random(master.random()), False))
+            specs += [(f"w{i + 1}{k}", imapd, random.Random(master.random()), True, WORKER_MODES[k])
+                      for k in range(len(WORKER_MODES))]
+            specs.append((f"idle{i + 1}", imapd, random.Random(master.random()), False, IDLER_MODES[i]))
         with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:  # logins take a while each
-            made = list(pool.map(lambda sp: Session(sp[0], sp[1], user, shared, sp[2],
+            made = list(pool.map(lambda sp: Session(sp[0], sp[1], user, shared, sp[2], mode=sp[4],
                                                     append_selected=append_selected or not sp[3]), specs))
         workers = [s for s, sp in zip(made, specs) if sp[3]]
         idlers = [s for s, sp in zip(made, specs) if not sp[3]]
@@ -429,18 +492,22 @@ class ImapTorture(unittest.TestCase):
         fresh = snapshot(self.imapds[0], user)
         fresh2 = snapshot(self.imapds[1], user)
         self.assertEqual(fresh2, fresh, diff("a fresh SELECT on imapd2", fresh2, fresh))
-        listing = [(m["uid"], int(m["flags"].split("=")[1])) for m in self.stack.messages(user)]
-        self.assertEqual(listing, [(u, sum(SYSTEM_FLAGS.get(f, 0) for f in fl)) for u, fl in fresh],
-                         "metad's listing (UIDs, system flags) vs a fresh SELECT")
-        uids = [u for u, _ in fresh]
+        listing = [(m["uid"], int(m["flags"].split("=")[1]), m["modseq"]) for m in self.stack.messages(user)]
+        self.assertEqual(listing, [(u, sum(SYSTEM_FLAGS.get(f, 0) for f in fl), ms) for u, fl, ms in fresh],
+                         "metad's listing (UIDs, system flags, modseqs) vs a fresh SELECT")
+        uids = [t[0] for t in fresh]
         self.assertEqual(uids, sorted(set(uids)), "UIDs strictly ascending")
         self.assertGreater(ops["append"], 10, "the workload ran")
         self.assertGreater(len(shared.expunged), 10, "the workload expunged")
+        self.assertGreater(ops["vanished"], 10, "QRESYNC sessions were told VANISHED")
+        self.assertGreater(ops["modseq"], 10, "CONDSTORE sessions were told MODSEQs")
         self.assertEqual(sorted(set(uids) & set(shared.expunged)), [], "UIDs seen expunged are still there")
         self.assertEqual(sorted(set(uids) - shared.created), [], "UIDs nobody created")
         self.assertEqual(sorted(shared.created - set(uids) - set(shared.expunged)), [],
                          "messages gone without any session being told EXPUNGE")
-        problems = [diff(s.name, s.view(), fresh) for s in sessions if s.view() != fresh]
+        plain = [(u, fl) for u, fl, _ in fresh]
+        problems = [diff(s.name, s.view(), fresh if s.mode != "plain" else plain) for s in sessions
+                    if s.view() != (fresh if s.mode != "plain" else plain)]
         self.assertFalse(problems, "\n\n".join(problems))
         for s in sessions:
             s.cmd("LOGOUT")
