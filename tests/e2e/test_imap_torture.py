@@ -38,7 +38,7 @@ from pylib.imap_client import RawImap
 from pylib.stack import Stack
 
 PASSWORD = "torture-secret"
-RUN_SECONDS = 10          # the concurrent phase
+RUN_SECONDS = 8           # the concurrent phase
 WORKER_MODES = ["plain", "condstore", "qresync"]  # per imapd; ENABLEd before SELECT
 IDLER_MODES = ["plain", "condstore"]              # idle1, idle2
 SEED = 20261126
@@ -526,7 +526,7 @@ class ImapTorture(unittest.TestCase):
     @unittest.expectedFailure
     def test_concurrent_sessions_appending_to_selected_mailbox(self):
         """As above, but workers APPEND with INBOX selected (as most clients save to Sent / Drafts)."""
-        self.torture(self.account("torture2"), 4, SEED + 1, append_selected=True)
+        self.torture(self.account("torture2"), 3, SEED + 1, append_selected=True)
 
     # BUG: as above, deterministic.
     @unittest.expectedFailure
