@@ -28,6 +28,8 @@ constexpr std::array kCommands = {
     CommandSpec{"SUBSCRIBE", true, false, false, false, CmdSubscribe},
     CommandSpec{"UNSUBSCRIBE", true, false, false, false, CmdSubscribe},
     CommandSpec{"STATUS", true, false, false, false, CmdStatus},
+    CommandSpec{"GETQUOTA", true, false, false, false, CmdGetQuota},
+    CommandSpec{"GETQUOTAROOT", true, false, false, false, CmdGetQuotaRoot},
     CommandSpec{"NAMESPACE", true, false, false, false, CmdNamespace},
     CommandSpec{"STORE", true, false, true, true, CmdStore},
     CommandSpec{"EXPUNGE", true, false, true, true, CmdExpunge},

@@ -64,6 +64,9 @@ asio::awaitable<void> SyncMailbox(Session& s, bool allow_expunge = true);
 // "* VANISHED uids" (QRESYNC) or "* n EXPUNGE" (descending) for each expunged
 // UID in the session's list, which loses them; queued, not flushed (cmd/idle.cc).
 void ReportExpunged(Session& s, std::vector<uint32_t> expunged);
+// cmd/quota.cc (RFC 9208)
+asio::awaitable<void> CmdGetQuota(Session& s, const imap::Command& cmd);
+asio::awaitable<void> CmdGetQuotaRoot(Session& s, const imap::Command& cmd);
 // cmd/search.cc
 asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd);
 // The UIDs of `known` (ascending) matching a search program, evaluated by metad
@@ -71,7 +74,7 @@ asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd);
 struct SearchMatches {
   std::vector<uint32_t> uids;  // ascending, each in `known`
   bool has_modseq = false;     // the program holds a MODSEQ criterion
-  bool uses_saved = false;     // it holds "$" (SEARCHRES, unsupported): nothing was evaluated
+  bool uses_saved = false;     // it holds "$" (SEARCHRES: the saved result within the view)
 };
 asio::awaitable<Result<SearchMatches>> EvaluateSearch(Session& s, uint64_t mailbox_id, const imap::SearchKey& key,
                                                       const std::vector<uint32_t>& known);

@@ -35,7 +35,12 @@ std::unique_ptr<imap::Parser> Session::NewParser() const {
 
 std::string Session::Capabilities() const {
   std::string caps = "IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT";
-  if (authenticated()) return caps + " IDLE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE NAMESPACE UIDPLUS MOVE MULTIAPPEND ESEARCH STATUS=SIZE ENABLE CONDSTORE QRESYNC";
+  if (authenticated())
+    return caps +
+           " IDLE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE NAMESPACE UIDPLUS MOVE MULTIAPPEND ESEARCH SEARCHRES"
+           " STATUS=SIZE ENABLE CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY"
+           " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE APPENDLIMIT=" +
+           std::to_string(ctx_.cfg.limits.max_literal_size);
   if (CanStartTls()) caps += " STARTTLS";
   if (!PlaintextAuthAllowed()) return caps + " LOGINDISABLED";
   for (const auto& m : ctx_.cfg.auth_mechanisms) caps += " AUTH=" + m;

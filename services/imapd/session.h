@@ -19,7 +19,9 @@
 //   OK on doubt (a metad or blob store failure is NO [UNAVAILABLE]).
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -91,6 +93,13 @@ struct SelectedMailbox {
   std::vector<uint32_t> uids;  // ascending; sequence number n is uids[n - 1]
   uint64_t modseq = 0;         // changes up to here are reflected in `uids` (SyncMailbox)
   std::vector<uint32_t> pending_expunged;  // seen, not yet reported (still in `uids`)
+  std::vector<uint32_t> saved;             // SEARCHRES "$" (RFC 5182): UIDs, ascending
+  // The saved result restricted to the messages still in the view.
+  std::vector<uint32_t> SavedInView() const {
+    std::vector<uint32_t> out;
+    std::set_intersection(saved.begin(), saved.end(), uids.begin(), uids.end(), std::back_inserter(out));
+    return out;
+  }
 };
 
 // Wakes a session waiting in IDLE: the socket read and the metad Watch stream

@@ -147,7 +147,9 @@ class ImapSort(unittest.TestCase):
             arrival[int(m.group(1))] = datetime.strptime(m.group(2), "%d-%b-%Y %H:%M:%S %z")
         reverse = self.sort("(REVERSE ARRIVAL) UTF-8 ALL")
         self.assertEqual(reverse, sorted(arrival, key=lambda s: (-arrival[s].timestamp(), s)))
-        self.assertEqual(reverse[:4], [6, 7, 8, 9])
+        # The second batch first (its deliveries may straddle a second boundary on a
+        # loaded machine, so only the set is fixed; the order is checked just above).
+        self.assertEqual(sorted(reverse[:4]), [6, 7, 8, 9])
         self.assertEqual(self.sort("(ARRIVAL) UTF-8 ALL"), list(range(1, 10)))
 
     def test_sort_with_search_keys_and_uids(self):

@@ -190,7 +190,6 @@ std::optional<ItemFailure> AppendItems(std::string& line, const std::vector<imap
 asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::FetchArgs>(cmd.args);
   auto& ctx = s.ctx();
-  if (args.set.IsSaved()) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported yet.");
   // RFC 7162 3.2.6: VANISHED only once QRESYNC is enabled.
   if (args.vanished && !s.qresync()) co_return co_await s.Done(cmd.tag, "BAD", "QRESYNC is not enabled.");
   const uint64_t changed_since = args.changed_since.value_or(0);
@@ -199,7 +198,9 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
 
   // 1. The UIDs to answer for, ascending.
   std::vector<uint32_t> uids;
-  if (cmd.uid) {
+  if (args.set.IsSaved()) {
+    uids = sel.SavedInView();  // "$" (RFC 5182)
+  } else if (cmd.uid) {
     auto set = args.set.Resolve(known.empty() ? 0 : known.back());
     for (const auto& r : set.ranges()) {
       auto lo = std::lower_bound(known.begin(), known.end(), r.first);

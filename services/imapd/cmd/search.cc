@@ -66,7 +66,8 @@ struct Translation {
   const std::vector<uint32_t>& known;  // the session's UID list
   int64_t now_unix = 0;
   bool has_modseq = false;  // a MODSEQ criterion was seen
-  bool uses_saved = false;  // "$" was seen (SEARCHRES, not supported)
+  bool uses_saved = false;  // "$" was seen (SEARCHRES)
+  std::vector<uint32_t> saved;  // the saved result within the view
 };
 
 int64_t DayStart(const imap::SearchDate& d) {
@@ -133,7 +134,7 @@ Node Uids(v1::UidSet set) {
 Node SequenceKey(const imap::SequenceSet& set, Translation& t) {
   if (set.IsSaved()) {
     t.uses_saved = true;
-    return Node::False();
+    return t.saved.empty() ? Node::False() : Uids(ToUidSet(t.saved));
   }
   const auto& known = t.known;
   auto resolved = set.Resolve(static_cast<uint32_t>(known.size()));
@@ -151,7 +152,7 @@ Node SequenceKey(const imap::SequenceSet& set, Translation& t) {
 Node UidKey(const imap::SequenceSet& set, Translation& t) {
   if (set.IsSaved()) {
     t.uses_saved = true;
-    return Node::False();
+    return t.saved.empty() ? Node::False() : Uids(ToUidSet(t.saved));
   }
   auto resolved = set.Resolve(t.known.empty() ? 0 : t.known.back());
   v1::UidSet uids;
@@ -268,7 +269,7 @@ asio::awaitable<Result<SearchMatches>> EvaluateSearch(Session& s, uint64_t mailb
                                                       const std::vector<uint32_t>& known) {
   SearchMatches out;
   // 1. Translate the key tree.
-  Translation t{known};
+  Translation t{known, 0, false, false, s.selected() ? s.selected()->SavedInView() : std::vector<uint32_t>()};
   t.now_unix = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch()).count();
   std::vector<v1::SearchKey> keys;
@@ -287,7 +288,6 @@ asio::awaitable<Result<SearchMatches>> EvaluateSearch(Session& s, uint64_t mailb
   }
   out.has_modseq = t.has_modseq;
   out.uses_saved = t.uses_saved;
-  if (t.uses_saved) co_return out;
 
   // 2. Evaluate in metad; keep what the session knows.
   if (!nothing && !known.empty()) {
@@ -313,14 +313,14 @@ asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd) {
   auto& ctx = s.ctx();
   const char* done = cmd.uid ? "UID SEARCH completed." : "Search completed.";
 
+  const bool save = HasOption(args.return_options, "SAVE");
+  // RFC 5182 2.1: a failed SEARCH ... SAVE leaves an empty saved result.
+  if (save) s.selected()->saved.clear();
   if (args.charset && *args.charset != "US-ASCII" && *args.charset != "UTF-8")
     co_return co_await s.Done(cmd.tag, "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset.");
-  for (const auto& o : args.return_options) {
-    if (o == "SAVE")
-      co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeCannot) + " SEARCHRES (SAVE) is not supported.");
-    if (o != "MIN" && o != "MAX" && o != "ALL" && o != "COUNT")
+  for (const auto& o : args.return_options)
+    if (o != "MIN" && o != "MAX" && o != "ALL" && o != "COUNT" && o != "SAVE")
       co_return co_await s.Done(cmd.tag, "BAD", "Unknown RETURN option.");
-  }
 
   const SelectedMailbox& sel = *s.selected();
   const std::vector<uint32_t> known = sel.uids;  // the view this command answers from
@@ -331,7 +331,6 @@ asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd) {
     std::string reply = SearchErrorReply(matches.error());
     co_return co_await s.Done(cmd.tag, "NO", std::move(reply));
   }
-  if (matches->uses_saved) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported.");
   const std::vector<uint32_t>& uids = matches->uids;
 
   // 3. The numbers to answer with.
@@ -348,11 +347,22 @@ asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd) {
 
   // 4. MODSEQ of the matches (only with a MODSEQ criterion).
   const auto& opts = args.return_options;
-  const bool esearch = args.has_return;
-  const bool want_all = !esearch || opts.empty() || HasOption(opts, "ALL");
+  const bool only_save = save && opts.size() == 1;
+  const bool esearch = args.has_return && !only_save;  // RFC 5182 2.1: SAVE alone, no ESEARCH
+  const bool want_all = (!esearch && !only_save) || (esearch && (opts.empty() || HasOption(opts, "ALL")));
   const bool want_count = esearch && HasOption(opts, "COUNT");
   const bool want_min = esearch && HasOption(opts, "MIN");
   const bool want_max = esearch && HasOption(opts, "MAX");
+  if (save) {
+    // RFC 5182 2.4: with MIN and/or MAX only, just those are saved.
+    auto& saved = s.selected()->saved;
+    if (!uids.empty() && (want_min || want_max) && !HasOption(opts, "ALL") && !want_count) {
+      if (want_min) saved.push_back(uids.front());
+      if (want_max && (saved.empty() || saved.back() != uids.back())) saved.push_back(uids.back());
+    } else {
+      saved = uids;
+    }
+  }
   std::optional<uint64_t> modseq;
   if (matches->has_modseq && !uids.empty()) {
     // With only MIN and/or MAX, the mod-sequence of those messages (RFC 7162 3.1.5).
@@ -377,7 +387,9 @@ asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd) {
   }
 
   // 5. Answer.
-  if (esearch) {
+  if (only_save) {
+    // Nothing to say: the result is kept for "$".
+  } else if (esearch) {
     imap::EsearchResponse e;
     e.tag = cmd.tag;
     e.uid = cmd.uid;

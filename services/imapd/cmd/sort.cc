@@ -56,8 +56,6 @@ asio::awaitable<Outcome> ForEachMatch(Session& s, const imap::SearchKey& key,
   const std::vector<uint32_t> known = sel.uids;  // the view this command answers from
   auto matches = co_await EvaluateSearch(s, mailbox_id, key, known);
   if (!matches) co_return Outcome{"NO", SearchErrorReply(matches.error())};
-  if (matches->uses_saved)
-    co_return Outcome{"BAD", "SEARCHRES ($) is not supported."};
   const std::vector<uint32_t>& uids = matches->uids;
   const size_t batch = std::max<uint32_t>(1, s.ctx().cfg.fetch_batch);
   for (size_t start = 0; start < uids.size(); start += batch) {

@@ -63,8 +63,10 @@ bool SplitFlags(const std::vector<std::string>& flags, uint32_t& mask, std::vect
 
 // The session's UIDs addressed by `set` (UIDs for UID commands, sequence
 // numbers otherwise), ascending. nullopt: a sequence number out of range.
-std::optional<std::vector<uint32_t>> ResolveUids(const std::vector<uint32_t>& known, const imap::SequenceSet& set,
+std::optional<std::vector<uint32_t>> ResolveUids(const SelectedMailbox& sel, const imap::SequenceSet& set,
                                                  bool uid) {
+  if (set.IsSaved()) return sel.SavedInView();  // "$": the last SEARCH ... RETURN (SAVE)
+  const std::vector<uint32_t>& known = sel.uids;
   std::vector<uint32_t> uids;
   if (uid) {
     auto r = set.Resolve(known.empty() ? 0 : known.back());
@@ -118,13 +120,12 @@ asio::awaitable<Result<v1::Mailbox>> FindMailbox(Session& s, const std::string& 
 
 asio::awaitable<void> CmdStore(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::StoreArgs>(cmd.args);
-  if (args.set.IsSaved()) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported yet.");
   auto& sel = *s.selected();
   if (sel.read_only) co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeReadOnly) + " Mailbox is read-only.");
   uint32_t mask = 0;
   std::vector<std::string> keywords;
   if (!SplitFlags(args.flags, mask, keywords)) co_return co_await s.Done(cmd.tag, "BAD", "Invalid flag.");
-  auto uids = ResolveUids(sel.uids, args.set, cmd.uid);
+  auto uids = ResolveUids(sel, args.set, cmd.uid);
   if (!uids) co_return co_await s.Done(cmd.tag, "BAD", "Invalid message sequence number.");
   const std::string done = cmd.uid ? "UID STORE completed." : "Store completed.";
   if (uids->empty()) co_return co_await s.Done(cmd.tag, "OK", done);
@@ -187,8 +188,7 @@ asio::awaitable<void> CmdExpunge(Session& s, const imap::Command& cmd) {
   std::vector<uint32_t> uids;
   if (cmd.uid) {
     const auto& args = std::get<imap::SetArgs>(cmd.args);
-    if (args.set.IsSaved()) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported yet.");
-    uids = *ResolveUids(sel.uids, args.set, true);
+    uids = *ResolveUids(sel, args.set, true);
   } else {
     uids = sel.uids;  // only messages this session knows: it must report their numbers
   }
@@ -211,11 +211,10 @@ asio::awaitable<void> CmdCopy(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::CopyArgs>(cmd.args);
   const bool move = cmd.name == "MOVE";
   const std::string verb = std::string(cmd.uid ? "UID " : "") + (move ? "MOVE" : "COPY");
-  if (args.set.IsSaved()) co_return co_await s.Done(cmd.tag, "BAD", "SEARCHRES ($) is not supported yet.");
   auto& sel = *s.selected();
   if (move && sel.read_only)
     co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeReadOnly) + " Mailbox is read-only.");
-  auto uids = ResolveUids(sel.uids, args.set, cmd.uid);
+  auto uids = ResolveUids(sel, args.set, cmd.uid);
   if (!uids) co_return co_await s.Done(cmd.tag, "BAD", "Invalid message sequence number.");
   auto dest = co_await FindMailbox(s, args.mailbox);
   if (!dest) {

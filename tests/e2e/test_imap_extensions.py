@@ -1,0 +1,115 @@
+"""test_imap_extensions.py - SEARCHRES (RFC 5182), QUOTA (RFC 9208) and the advertised
+capabilities after login, against real imapd + lmtpd + metad + PostgreSQL + slapd.
+
+- SEARCH RETURN (SAVE) keeps the result for "$" without an ESEARCH answer; FETCH $,
+  UID STORE $, SEARCH $ and COPY $ act on exactly the saved messages; SAVE with MIN/MAX
+  keeps only those; a failed SEARCH ... SAVE empties "$"; messages expunged since
+  drop out of "$"; SELECT forgets it.
+- GETQUOTAROOT / GETQUOTA report the directory's limits and metad's usage (STORAGE in
+  KiB rounded up, MESSAGE count); an account without limits has no quota root.
+"""
+import smtplib
+import unittest
+
+from pylib.imap_client import RawImap
+from pylib.stack import Stack
+
+
+def message(n):
+    return (f"From: a@example.org\r\nTo: x@example.test\r\nSubject: {'even' if n % 2 == 0 else 'odd'} {n}\r\n"
+            f"Message-ID: <ext{n}@example.org>\r\n\r\nbody {n}\r\n").encode()
+
+
+class ImapExtensions(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = st = Stack("imapext")
+        st.start_metad()
+        cls.lmtpd = st.start_lmtpd()
+        cls.imapd = st.start_imapd(imap__max_literal_size="5M")
+        cls.user = st.add_user("quinn", password="pw", quota_bytes=10 * 1024 * 1024, quota_messages=100)
+        cls.free = st.add_user("frank", password="pw")
+        with smtplib.LMTP("127.0.0.1", cls.lmtpd.port) as lmtp:
+            for n in range(1, 7):
+                assert not lmtp.sendmail("a@example.org", [cls.user], message(n))
+            assert not lmtp.sendmail("a@example.org", [cls.free], message(1))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.close()
+
+    def session(self, user=None):
+        r = RawImap(self.imapd.port)
+        _, done = r.command("l", f'LOGIN "{user or self.user}" "pw"')
+        self.assertTrue(done.startswith("l OK"), done)
+        return r
+
+    def ok(self, r, tag, cmd):
+        untagged, done = r.command(tag, cmd)
+        self.assertTrue(done.startswith(f"{tag} OK"), (cmd, done))
+        return untagged
+
+    def test_capabilities_after_login(self):
+        r = self.session()
+        caps = self.ok(r, "c", "CAPABILITY")[0].split()
+        for cap in ("SEARCHRES", "SORT", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "QUOTA",
+                    "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "BINARY", f"APPENDLIMIT={5 * 1024 * 1024}",
+                    "ESEARCH", "CONDSTORE", "QRESYNC", "IDLE", "MOVE", "UIDPLUS"):
+            self.assertIn(cap, caps)
+        r.close()
+
+    def test_searchres(self):
+        r = self.session()
+        self.ok(r, "s", "SELECT INBOX")
+        # SAVE alone: no ESEARCH (and no SEARCH) response.
+        self.assertEqual(self.ok(r, "a", "SEARCH RETURN (SAVE) SUBJECT even"), [])
+        fetched = self.ok(r, "b", "FETCH $ (UID)")
+        self.assertEqual(fetched, ["* 2 FETCH (UID 2)", "* 4 FETCH (UID 4)", "* 6 FETCH (UID 6)"])
+        self.ok(r, "c", "UID STORE $ +FLAGS.SILENT (\\Flagged)")
+        self.assertEqual(self.ok(r, "d", "SEARCH FLAGGED"), ["* SEARCH 2 4 6"])
+        self.assertEqual(self.ok(r, "e", "UID SEARCH $ SUBJECT 4"), ["* SEARCH 4"])
+        # SAVE with MIN and MAX: the answer has both, and only those two are saved.
+        untagged = self.ok(r, "f", "SEARCH RETURN (SAVE MIN MAX) SUBJECT even")
+        self.assertEqual(untagged, ['* ESEARCH (TAG "f") MIN 2 MAX 6'])
+        self.assertEqual(self.ok(r, "g", "UID FETCH $ (UID)"), ["* 2 FETCH (UID 2)", "* 6 FETCH (UID 6)"])
+        # COPY $ copies exactly the saved messages.
+        untagged, done = r.command("h", "COPY $ Archive")
+        self.assertRegex(done, r"^h OK \[COPYUID \d+ 2,6 1:2\]")
+        # A message expunged since the SAVE drops out of "$".
+        self.ok(r, "i", "UID STORE 2 +FLAGS.SILENT (\\Deleted)")
+        self.ok(r, "j", "EXPUNGE")
+        self.assertEqual(self.ok(r, "k", "UID FETCH $ (UID)"), ["* 5 FETCH (UID 6)"])
+        # A failed SEARCH ... SAVE leaves "$" empty.
+        _, done = r.command("m", "SEARCH RETURN (SAVE) CHARSET KOI8-R SUBJECT x")
+        self.assertTrue(done.startswith("m NO [BADCHARSET"), done)
+        self.assertEqual(self.ok(r, "n", "FETCH $ (UID)"), [])
+        # SELECT forgets the saved result.
+        self.ok(r, "o", "SEARCH RETURN (SAVE) ALL")
+        self.ok(r, "p", "SELECT INBOX")
+        self.assertEqual([l for l in self.ok(r, "q", "FETCH $ (UID)") if "FETCH" in l], [])
+        r.close()
+
+    def test_quota(self):
+        r = self.session()
+        sizes = [m["size"] for m in self.stack.messages(self.user)]
+        used_kib = (sum(sizes) + 1023) // 1024
+        untagged = self.ok(r, "a", "GETQUOTAROOT INBOX")
+        self.assertEqual(untagged, ['* QUOTAROOT INBOX ""',
+                                    f'* QUOTA "" (STORAGE {used_kib} 10240 MESSAGE {len(sizes)} 100)'])
+        self.assertEqual(self.ok(r, "b", 'GETQUOTA ""'),
+                         [f'* QUOTA "" (STORAGE {used_kib} 10240 MESSAGE {len(sizes)} 100)'])
+        _, done = r.command("c", 'GETQUOTA "other"')
+        self.assertTrue(done.startswith("c NO [NONEXISTENT]"), done)
+        _, done = r.command("d", "GETQUOTAROOT NoSuchBox")
+        self.assertTrue(done.startswith("d NO [NONEXISTENT]"), done)
+        r.close()
+        # Without limits: no quota root.
+        r = self.session(self.free)
+        self.assertEqual(self.ok(r, "e", "GETQUOTAROOT INBOX"), ["* QUOTAROOT INBOX"])
+        _, done = r.command("f", 'GETQUOTA ""')
+        self.assertTrue(done.startswith("f NO"), done)
+        r.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
