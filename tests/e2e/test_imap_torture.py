@@ -12,7 +12,7 @@ to Archive, NOOP, and a `FETCH 1:* (UID)` whose every number -> UID must be the 
 (the client's and the server session's sequence numbers agree at every moment). Two
 more sessions sit in IDLE (leaving it now and then to learn UIDs). Per imapd one
 worker is plain, one has ENABLEd CONDSTORE (FETCH carries MODSEQ) and one QRESYNC
-(`* VANISHED uids` instead of EXPUNGE); idle2 has CONDSTORE.
+(`* VANISHED uids` instead of EXPUNGE); idle1 has QRESYNC, idle2 CONDSTORE.
 Checked, with a readable diff on failure:
 - during the run: EXISTS never shrinks the view, EXPUNGE / FETCH numbers are in range,
   a FETCH UID never contradicts the model, the model's UIDs are strictly ascending, a
@@ -40,7 +40,7 @@ from pylib.stack import Stack
 PASSWORD = "torture-secret"
 RUN_SECONDS = 8           # the concurrent phase
 WORKER_MODES = ["plain", "condstore", "qresync"]  # per imapd; ENABLEd before SELECT
-IDLER_MODES = ["plain", "condstore"]              # idle1, idle2
+IDLER_MODES = ["qresync", "condstore"]            # idle1, idle2
 SEED = 20261126
 FLAG_POOL = [r"\Seen", r"\Flagged", r"\Answered", r"\Draft", "$Label1", "$Label2"]
 INITIAL = 12
