@@ -7,7 +7,9 @@ through the OTHER replica chain (so through PostgreSQL NOTIFY between metads):
 (b) STORE +FLAGS and EXPUNGE / UID EXPUNGE through imapd#2 -> `* n FETCH (FLAGS ...)`
     and `* n EXPUNGE`, and the session's view afterwards is right;
 (c) an APPEND through imapd#2 is seen by a NOOP on imapd#1 with the right EXISTS,
-    and the appended bytes are served by imapd#1; the next one reaches IDLE too.
+    and the appended bytes are served by imapd#1; the next one reaches IDLE too;
+(d) metad#1 killed and restarted under an IDLE session on imapd#1: a delivery made
+    through metad#2 meanwhile still reaches the session (Watch reopened, ~5 s).
 """
 import itertools
 import re
@@ -207,6 +209,33 @@ class ImapReplicas(unittest.TestCase):
         for c in (a, b):
             untagged, ok = c.command("st", "STATUS INBOX (MESSAGES UIDNEXT)")
             self.assertEqual(untagged, ["* STATUS INBOX (MESSAGES 5 UIDNEXT 6)"])
+
+    def test_idle_survives_its_metad_restarting(self):
+        """metad#1 (imapd#1's) is killed while a session idles; a delivery through metad#2
+        meanwhile reaches the session once metad#1 is back (the Watch is reopened after
+        5 s with a sync): nothing acknowledged is lost."""
+        a = self.session(self.imapd1)
+        self.idle(a)
+        self.metad1.kill()
+        try:
+            self.deliver(4)  # through lmtpd on metad#2: acknowledged while metad#1 is down
+        finally:
+            self.metad1.start()
+        start = time.monotonic()
+        try:
+            line = a.line(timeout=15)
+        except OSError as e:
+            self.fail(f"no EXISTS after metad#1 came back ({e}); imapd1 log:\n{self.imapd1.log_tail()}")
+        print(f"\nafter metad#1 restarted: {line!r} in {(time.monotonic() - start) * 1000:.0f} ms")
+        self.assertEqual(line, "* 4 EXISTS")
+        self.done(a)
+        self.assertEqual([u for u, _ in self.view(a)], [1, 2, 3, 4])
+        # And the session hears the next change at once again.
+        self.idle(a)
+        start = time.monotonic()
+        self.deliver(5)
+        self.expect(a, "* 5 EXISTS", start, "LMTP delivery -> IDLE after the restart")
+        self.done(a)
 
 
 if __name__ == "__main__":
