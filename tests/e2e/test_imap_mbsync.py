@@ -8,8 +8,8 @@ What it proves, as a user of mbsync would check it:
 2. Local changes go up, server changes come down, in one second `mbsync -a`:
    a message marked seen + flagged, one moved to Archive, one deleted (T flag +
    expunge), a new draft in Drafts, a new folder Projects/Columba with a message;
-   at the same time on the server a flag set through imaplib, a new folder
-   Lists/Debian with an appended message and a new delivery. Checked through imaplib
+   at the same time on the server a flag set through imaplib, a message moved to
+   Trash, a new folder Lists/Debian with an appended message and a new delivery. Checked through imaplib
    on the server (flags per UID, the moved message's bytes in Archive and its absence
    from INBOX, the deletion, the draft's bytes and \\Draft flag, the new folder) and
    in the Maildir (new mail, flags, the new folder).
@@ -258,6 +258,7 @@ class MbsyncSync(unittest.TestCase):
         self.assertEqual(c.append("Lists/Debian", r"(\Flagged)", None, list_mail)[0], "OK")
         typ, _ = c.select("INBOX")
         self.assertEqual(c.uid("STORE", "4", "+FLAGS", r"(\Answered)")[0], "OK")
+        self.assertEqual(c.uid("MOVE", "5", "Trash")[0], "OK")  # the big one, moved on the server
         c.close()
         new_mail = message(6)
         self.deliver(self.user, new_mail)
@@ -267,10 +268,9 @@ class MbsyncSync(unittest.TestCase):
         self.assertTrue(any(cmd.startswith("APPEND ") for cmd in sent), sent)
         self.assertTrue(any(cmd.startswith("UID STORE ") for cmd in sent), sent)
         server = self.server_box(c, "INBOX")
-        self.assertEqual(sorted(server), [1, 4, 5, 6], "INBOX on the server after the second sync")
+        self.assertEqual(sorted(server), [1, 4, 6], "INBOX on the server after the second sync")
         self.assertEqual(server[1][0], {r"\Seen", r"\Flagged"})
         self.assertEqual(server[4][0], {r"\Answered"})
-        self.assertEqual(server[5][0], set())
         archive = self.server_box(c, "Archive")
         self.assertEqual(len(archive), 1, archive.keys())
         (auid, (aflags, adata)), = archive.items()
@@ -296,7 +296,10 @@ class MbsyncSync(unittest.TestCase):
         self.assertEqual(fl, "R")
         _, fl = self.find_local("INBOX", server[1][1])
         self.assertEqual(fl, "FS")
-        self.assertEqual(len(self.local("INBOX")), 4)
+        self.assertEqual(len(self.local("INBOX")), 3)
+        trash = self.server_box(c, "Trash")
+        self.assertEqual([d for _, d in trash.values()], [first[5][1]])
+        self.find_local("Trash", first[5][1])  # the server-side move, down
         self.find_local("Archive", first[2][1])
         # New folders went both ways, hierarchy included.
         proj = self.server_box(c, "Projects/Columba")
@@ -305,7 +308,7 @@ class MbsyncSync(unittest.TestCase):
 
         # 3. A third sync changes nothing on either side.
         before_server, before_local = self.server_state(c), self.local_files()
-        boxes = ("INBOX", "Archive", "Drafts", "Projects/Columba", "Lists/Debian")
+        boxes = ("INBOX", "Archive", "Drafts", "Trash", "Projects/Columba", "Lists/Debian")
         contents = {p: d for box in boxes for p, (_, d) in self.local(box).items()}
         sent = self.mbsync()
         changing = [cmd for cmd in sent if cmd.split(" ")[0] in CHANGING
