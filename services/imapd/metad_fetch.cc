@@ -27,6 +27,16 @@ asio::awaitable<Result<std::vector<v1::MessageMeta>>> FetchMeta(Session& s, uint
   });
 }
 
+v1::UidSet ToUidSet(const imap::UidList& uids) {
+  v1::UidSet set;
+  for (const auto& run : uids.runs()) {
+    auto* r = set.add_ranges();
+    r->set_first(run.first);
+    r->set_last(run.last());
+  }
+  return set;
+}
+
 v1::UidSet ToUidSet(std::span<const uint32_t> uids) {
   v1::UidSet set;
   size_t i = 0;

@@ -33,5 +33,6 @@ std::string CanonicalInbox(std::string name);
 
 // The UidSet of ascending `uids` (consecutive runs of the list become ranges).
 v1::UidSet ToUidSet(std::span<const uint32_t> uids);
+v1::UidSet ToUidSet(const imap::UidList& uids);
 
 }  // namespace columba::imapd

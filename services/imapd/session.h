@@ -34,6 +34,7 @@
 
 #include "lib/auth/login_guard.h"
 #include "lib/imap/parser.h"
+#include "lib/imap/uid_list.h"
 #include "lib/net/blocking_pool.h"
 #include "lib/net/cidr.h"
 #include "lib/net/connection_limits.h"
@@ -90,7 +91,7 @@ struct SelectedMailbox {
   std::string name;  // UTF-8, as metad names it
   uint32_t uidvalidity = 0;
   bool read_only = false;
-  std::vector<uint32_t> uids;  // ascending; sequence number n is uids[n - 1]
+  imap::UidList uids;  // ascending; sequence number n is uids[n - 1] (runs: lib/imap/uid_list.h)
   uint64_t modseq = 0;         // changes up to here are reflected in `uids` (SyncMailbox)
   std::vector<uint32_t> pending_expunged;  // seen, not yet reported (still in `uids`)
   std::vector<uint32_t> saved;             // SEARCHRES "$" (RFC 5182): UIDs, ascending

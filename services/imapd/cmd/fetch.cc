@@ -194,7 +194,7 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
   if (args.vanished && !s.qresync()) co_return co_await s.Done(cmd.tag, "BAD", "QRESYNC is not enabled.");
   const uint64_t changed_since = args.changed_since.value_or(0);
   const SelectedMailbox& sel = *s.selected();
-  const std::vector<uint32_t> known = sel.uids;  // the view this command answers from
+  const std::vector<uint32_t> known = sel.uids.ToVector();  // the view this command answers from
 
   // 1. The UIDs to answer for, ascending.
   std::vector<uint32_t> uids;

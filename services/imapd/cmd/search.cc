@@ -323,7 +323,7 @@ asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd) {
       co_return co_await s.Done(cmd.tag, "BAD", "Unknown RETURN option.");
 
   const SelectedMailbox& sel = *s.selected();
-  const std::vector<uint32_t> known = sel.uids;  // the view this command answers from
+  const std::vector<uint32_t> known = sel.uids.ToVector();  // the view this command answers from
 
   // 1.-2. Translate the key tree and evaluate it in metad (EvaluateSearch).
   auto matches = co_await EvaluateSearch(s, sel.id, args.key, known);

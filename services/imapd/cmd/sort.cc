@@ -53,7 +53,7 @@ asio::awaitable<Outcome> ForEachMatch(Session& s, const imap::SearchKey& key,
                                                                    bool with_parsed, Each each) {
   const SelectedMailbox& sel = *s.selected();
   const uint64_t mailbox_id = sel.id;
-  const std::vector<uint32_t> known = sel.uids;  // the view this command answers from
+  const std::vector<uint32_t> known = sel.uids.ToVector();  // the view this command answers from
   auto matches = co_await EvaluateSearch(s, mailbox_id, key, known);
   if (!matches) co_return Outcome{"NO", SearchErrorReply(matches.error())};
   const std::vector<uint32_t>& uids = matches->uids;

@@ -66,7 +66,7 @@ bool SplitFlags(const std::vector<std::string>& flags, uint32_t& mask, std::vect
 std::optional<std::vector<uint32_t>> ResolveUids(const SelectedMailbox& sel, const imap::SequenceSet& set,
                                                  bool uid) {
   if (set.IsSaved()) return sel.SavedInView();  // "$": the last SEARCH ... RETURN (SAVE)
-  const std::vector<uint32_t>& known = sel.uids;
+  const imap::UidList& known = sel.uids;
   std::vector<uint32_t> uids;
   if (uid) {
     auto r = set.Resolve(known.empty() ? 0 : known.back());
@@ -86,10 +86,9 @@ std::optional<std::vector<uint32_t>> ResolveUids(const SelectedMailbox& sel, con
 }
 
 // Sequence number of `uid` in the session's list, 0 when it is not there.
-uint32_t SeqOf(const std::vector<uint32_t>& known, uint32_t uid) {
-  auto it = std::lower_bound(known.begin(), known.end(), uid);
-  if (it == known.end() || *it != uid) return 0;
-  return static_cast<uint32_t>(it - known.begin()) + 1;
+uint32_t SeqOf(const imap::UidList& known, uint32_t uid) {
+  auto i = known.IndexOf(uid);
+  return i ? static_cast<uint32_t>(*i) + 1 : 0;
 }
 
 // Reports the expunged UIDs the session knows (EXPUNGE or, with QRESYNC,
@@ -190,7 +189,7 @@ asio::awaitable<void> CmdExpunge(Session& s, const imap::Command& cmd) {
     const auto& args = std::get<imap::SetArgs>(cmd.args);
     uids = *ResolveUids(sel, args.set, true);
   } else {
-    uids = sel.uids;  // only messages this session knows: it must report their numbers
+    uids = sel.uids.ToVector();  // only messages this session knows: it must report their numbers
   }
   const std::string done = cmd.uid ? "UID EXPUNGE completed." : "Expunge completed.";
   if (uids.empty()) co_return co_await s.Done(cmd.tag, "OK", done);
