@@ -518,37 +518,44 @@ class ImapTorture(unittest.TestCase):
         connection; IDLE sessions watch."""
         self.torture(self.account("torture1"), RUN_SECONDS, SEED, append_selected=False)
 
-    # BUG (imapd, services/imapd/cmd/store.cc AddUids + cmd/idle.cc SyncMailbox): an APPEND
-    # (or COPY/MOVE) into the selected mailbox adds its new UID to the session's view at
-    # once; SyncMailbox then announces only UIDs above the view's highest, so a message
-    # another session appended just before (lower UID) is never announced to this session:
-    # its view lacks it until it reselects. See test_append_to_selected_hides_earlier_append.
-    @unittest.expectedFailure
+    # Regression: an APPEND / COPY into the selected mailbox used to put its own new UID in
+    # the session's view at once, and the sync then announced only UIDs above the view's
+    # highest: a message another session had added just before (a lower UID) was never
+    # announced to this session (fixed in 457c848, found by this test).
     def test_concurrent_sessions_appending_to_selected_mailbox(self):
         """As above, but workers APPEND with INBOX selected (as most clients save to Sent / Drafts)."""
-        self.torture(self.account("torture2"), 3, SEED + 1, append_selected=True)
+        self.torture(self.account("torture2"), 5, SEED + 1, append_selected=True)
 
-    # BUG: as above, deterministic.
-    @unittest.expectedFailure
-    def test_append_to_selected_hides_earlier_append(self):
+    def test_append_or_copy_to_selected_mailbox_reports_earlier_ones(self):
+        """The same, deterministic: B (imapd2) adds a message, then A (imapd1, INBOX selected)
+        adds one; A must end up with both, for APPEND and for COPY."""
         user = self.account("torture3")
         a, b = RawImap(self.imapds[0].port), RawImap(self.imapds[1].port)
         self.sessions = [type("S", (), {"c": a, "poster": b})()]
         for c in (a, b):
             _, ok = c.command("l", f'LOGIN {user} "{PASSWORD}"')
             self.assertTrue(ok.startswith("l OK"), ok)
-        _, ok = a.command("s", "SELECT INBOX")
-        m = message("hidden")
-        _, ok = b.command("a1", b"a1 APPEND INBOX {%d+}\r\n%s\r\n" % (len(m), m))
-        self.assertRegex(ok, rf"^a1 OK \[APPENDUID \d+ {INITIAL + 1}\]")
-        untagged, ok = a.command("a2", b"a2 APPEND INBOX {%d+}\r\n%s\r\n" % (len(m), m))
-        self.assertRegex(ok, rf"^a2 OK \[APPENDUID \d+ {INITIAL + 2}\]")
-        untagged2, ok = a.command("n", "NOOP")
-        # Whatever the order of the announcements, the session must end up with both.
-        untagged, ok = a.command("f", "UID FETCH 1:* (UID)")
-        self.assertEqual([int(re.search(r"UID (\d+)", l).group(1)) for l in untagged],
-                         list(range(1, INITIAL + 3)), f"the session's view after NOOP ({untagged2})")
-
+            _, ok = c.command("s", "SELECT INBOX")
+            self.assertTrue(ok.startswith("s OK"), ok)
+        m = message("earlier")
+        steps = [("APPEND", lambda c, t: c.command(t, b"%s APPEND INBOX {%d+}\r\n%s\r\n" % (t.encode(), len(m), m))),
+                 ("COPY", lambda c, t: c.command(t, "COPY 1 INBOX"))]
+        uid = INITIAL
+        for what, do in steps:
+            untagged_b, ok = do(b, "b1")
+            self.assertRegex(ok, rf"^b1 OK \[(APPENDUID \d+|COPYUID \d+ 1) {uid + 1}\]")
+            untagged_a, ok = do(a, "a1")
+            self.assertRegex(ok, rf"^a1 OK \[(APPENDUID \d+|COPYUID \d+ 1) {uid + 2}\]")
+            uid += 2
+            untagged_n, ok = a.command("n", "NOOP")
+            # Whatever the order of the announcements, A's view must have both.
+            untagged, ok = a.command("f", "UID FETCH 1:* (UID)")
+            self.assertEqual([int(re.search(r"UID (\d+)", l).group(1)) for l in untagged],
+                             list(range(1, uid + 1)),
+                             f"A's view after its {what} and a NOOP (it was told {untagged_a + untagged_n})")
+            exists = [int(l.split()[1]) for l in untagged_a + untagged_n if l.endswith(" EXISTS")]
+            self.assertEqual(exists[-1:], [uid], "the last EXISTS A was sent")
+            b.command("n", "NOOP")
 
 if __name__ == "__main__":
     unittest.main()
