@@ -8,9 +8,9 @@ FETCH), exactly as a real client must: it learns the UIDs of new messages with
 `FETCH n:m (UID FLAGS)` after an EXISTS, and never rereads flags it already has.
 Workers pick at random (seeded RNG per session): APPEND (with flags), STORE / UID
 STORE (+FLAGS, -FLAGS, FLAGS), STORE \\Deleted then EXPUNGE or UID EXPUNGE, UID MOVE
-to Archive, NOOP, and a `FETCH 1:* (UID)` whose every number -> UID must be the model's
-(the client's and the server session's sequence numbers agree at every moment). Two
-more sessions sit in IDLE (leaving it now and then to learn UIDs). Per imapd one
+to Archive, UID COPY within INBOX, SELECT again, NOOP, and a `FETCH 1:* (UID)`
+whose every number -> UID must be the model's (the client's and the server session's
+sequence numbers agree at every moment). Two more sessions sit in IDLE (leaving it now and then to learn UIDs). Per imapd one
 worker is plain, one has ENABLEd CONDSTORE (FETCH carries MODSEQ) and one QRESYNC
 (`* VANISHED uids` instead of EXPUNGE); idle1 has QRESYNC, idle2 CONDSTORE.
 Checked, with a readable diff on failure:
@@ -18,7 +18,8 @@ Checked, with a readable diff on failure:
   a FETCH UID never contradicts the model, the model's UIDs are strictly ascending, a
   message's MODSEQ never goes back (nor changes flags without a new MODSEQ), a
   UID never comes back to a session that was told it was expunged, and every APPENDUID
-  is new (above every UID any session had learned before the APPEND was sent);
+  is new (above every UID any session had learned before the APPEND was sent), every
+  COPYUID too;
 - at the end, after a final NOOP: each session's view (UIDs in order and flags per
   UID, and MODSEQ per UID with CONDSTORE) equals a fresh SELECT + `UID FETCH 1:*
   (UID FLAGS MODSEQ)` on both imapds and metad's listing (columbactl); no UID that
@@ -303,10 +304,32 @@ class Session:
         if targets:
             self.cmd(f"UID MOVE {','.join(str(u) for _, u in targets)} Archive")
 
+    def op_copy(self):
+        """UID COPY within INBOX: new messages (COPYUID), announced like any other."""
+        targets = self.pick(self.rng.randint(1, 2))
+        if not targets:
+            return
+        with self.shared.lock:
+            floor = self.shared.max_learned
+        _, tagged = self.cmd(f"UID COPY {','.join(str(u) for _, u in targets)} INBOX")
+        m = re.search(r"\[COPYUID \d+ ([\d:,]+) ([\d:,]+)\]", tagged)
+        if not m:
+            return  # all of them were expunged meanwhile: nothing copied
+        with self.shared.lock:
+            for uid in uid_set(m.group(2)):
+                if uid in self.shared.created or uid <= floor:
+                    self.fail(f"COPYUID {uid} is not new (UIDs learned before the COPY went up to {floor})")
+                self.shared.created.add(uid)
+
+    def op_reselect(self):
+        """SELECT INBOX again: the view starts over from SELECT's EXISTS."""
+        self.entries = []
+        self.cmd("SELECT INBOX")
+
     def step(self):
         size = len(self.entries)
-        weights = {"append": 3 if size < HIGH_WATER else 1, "store": 4,
-                   "expunge": 2 if size > 8 else 0.3, "move": 0.5, "noop": 2, "check": 1}
+        weights = {"append": 3 if size < HIGH_WATER else 1, "copy": 0.7 if size < HIGH_WATER else 0, "store": 4,
+                   "expunge": 2 if size > 8 else 0.3, "move": 0.5, "noop": 2, "check": 1, "reselect": 0.2}
         if size > HIGH_WATER:
             weights["expunge"] = 5
         op = self.rng.choices(list(weights), list(weights.values()))[0]
@@ -319,6 +342,10 @@ class Session:
             self.op_expunge()
         elif op == "move":
             self.op_move()
+        elif op == "copy":
+            self.op_copy()
+        elif op == "reselect":
+            self.op_reselect()
         elif op == "noop":
             self.cmd("NOOP")
         else:
@@ -504,6 +531,7 @@ class ImapTorture(unittest.TestCase):
         self.assertGreater(ops["modseq"], 10, "CONDSTORE sessions were told MODSEQs")
         self.assertEqual(sorted(set(uids) & set(shared.expunged)), [], "UIDs seen expunged are still there")
         self.assertEqual(sorted(set(uids) - shared.created), [], "UIDs nobody created")
+        self.assertGreater(ops["copy"], 5, "the workload copied")
         self.assertEqual(sorted(shared.created - set(uids) - set(shared.expunged)), [],
                          "messages gone without any session being told EXPUNGE")
         plain = [(u, fl) for u, fl, _ in fresh]
