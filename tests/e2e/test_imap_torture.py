@@ -10,9 +10,10 @@ Workers pick at random (seeded RNG per session): APPEND (with flags), STORE / UI
 STORE (+FLAGS, -FLAGS, FLAGS), STORE \\Deleted then EXPUNGE or UID EXPUNGE, UID MOVE
 to Archive, UID COPY within INBOX, SELECT again, NOOP, and a `FETCH 1:* (UID)`
 whose every number -> UID must be the model's (the client's and the server session's
-sequence numbers agree at every moment). Two more sessions sit in IDLE (leaving it now and then to learn UIDs). Per imapd one
-worker is plain, one has ENABLEd CONDSTORE (FETCH carries MODSEQ) and one QRESYNC
-(`* VANISHED uids` instead of EXPUNGE); idle1 has QRESYNC, idle2 CONDSTORE.
+sequence numbers agree at every moment). Two more sessions sit in IDLE (leaving it
+now and then to learn UIDs). Per imapd one worker is plain, one has ENABLEd CONDSTORE
+(FETCH carries MODSEQ) and one QRESYNC (`* VANISHED uids` instead of EXPUNGE); idle1
+has QRESYNC, idle2 CONDSTORE.
 Checked, with a readable diff on failure:
 - during the run: EXISTS never shrinks the view, EXPUNGE / FETCH numbers are in range,
   a FETCH UID never contradicts the model, the model's UIDs are strictly ascending, a
