@@ -8,7 +8,8 @@ FETCH), exactly as a real client must: it learns the UIDs of new messages with
 `FETCH n:m (UID FLAGS)` after an EXISTS, and never rereads flags it already has.
 Workers pick at random (seeded RNG per session): APPEND (with flags), STORE / UID
 STORE (+FLAGS, -FLAGS, FLAGS), STORE \\Deleted then EXPUNGE or UID EXPUNGE, UID MOVE
-to Archive, UID COPY within INBOX, SELECT again, NOOP, and a `FETCH 1:* (UID)`
+to Archive, UID COPY within INBOX, SELECT again (QRESYNC sessions: SELECT (QRESYNC
+...) with their cache, checked against RFC 7162 3.2.5), NOOP, and a `FETCH 1:* (UID)`
 whose every number -> UID must be the model's (the client's and the server session's
 sequence numbers agree at every moment). Two more sessions sit in IDLE (leaving it
 now and then to learn UIDs). Per imapd one worker is plain, one has ENABLEd CONDSTORE
@@ -63,6 +64,18 @@ def uid_set(text):
     return out
 
 
+def fmt_uids(uids):
+    """Ascending UIDs as a compact set: 1:3,7."""
+    out, start = [], None
+    for i, u in enumerate(uids):
+        if start is None:
+            start = u
+        if i + 1 == len(uids) or uids[i + 1] != u + 1:
+            out.append(str(start) if start == u else f"{start}:{u}")
+            start = None
+    return ",".join(out)
+
+
 class Violation(AssertionError):
     pass
 
@@ -96,6 +109,7 @@ class Session:
             assert ok.startswith("p0 OK"), ok
         self.tags = (f"{name}.{i}" for i in range(1, 10 ** 9))
         self.entries = []  # [uid or None, set of flags or None, modseq or None] in sequence order
+        self.uidvalidity = self.highestmodseq = None  # of the last SELECT
         self.gone = set()  # UIDs this session was told were expunged
         self.modseqs = {}  # uid -> (highest MODSEQ reported, its flags): never goes back
         self.ops = collections.Counter()
@@ -112,6 +126,10 @@ class Session:
         raise Violation(f"{self.name}: {what}\nlast lines of {self.name}:\n" + "\n".join(list(self.log)[-40:]))
 
     def apply(self, line):
+        code = re.match(r"\* OK \[(UIDVALIDITY|HIGHESTMODSEQ) (\d+)\]", line)
+        if code:
+            setattr(self, code.group(1).lower(), int(code.group(2)))
+            return
         v = re.fullmatch(r"\* VANISHED (\(EARLIER\) )?([\d:,]+)", line)
         if v:
             if self.mode != "qresync" or v.group(1):
@@ -323,14 +341,72 @@ class Session:
                 self.shared.created.add(uid)
 
     def op_reselect(self):
-        """SELECT INBOX again: the view starts over from SELECT's EXISTS."""
+        """SELECT INBOX again: the view starts over from SELECT's EXISTS; a QRESYNC session
+        resynchronises its cache instead (once the bug below is fixed)."""
+        if self.mode == "qresync" and QRESYNC_RESELECT:
+            return self.qresync_select()
         self.entries = []
         self.cmd("SELECT INBOX")
+
+    def qresync_select(self):
+        """SELECT INBOX (QRESYNC (uidvalidity modseq known-uids)) with the cache (the known
+        UIDs and their flags; modseq: HIGHESTMODSEQ of the last SELECT, everything since then
+        is in the cache or comes again). RFC 7162 3.2.5: VANISHED (EARLIER) for what went away,
+        FETCH (UID FLAGS MODSEQ) for everything changed or new, EXISTS; the FETCH numbers must
+        be the positions in (cache - vanished + new) and its size the EXISTS."""
+        cache = {e[0]: (e[1], e[2]) for e in self.entries if e[0] is not None}
+        known = fmt_uids(sorted(cache)) if cache else "1:*"
+        tag = next(self.tags)
+        text = f"SELECT INBOX (QRESYNC ({self.uidvalidity} {self.highestmodseq} {known}))"
+        self.log.append(f"C: {tag} {text}")
+        untagged, tagged = self.c.command(tag, text)
+        exists, fetched = None, []
+        for l in untagged:
+            self.log.append(f"S: {l}")
+            if re.match(r"\* OK \[(UIDVALIDITY|HIGHESTMODSEQ) ", l):
+                self.apply(l)
+            elif m := re.fullmatch(r"\* VANISHED \(EARLIER\) ([\d:,]+)", l):
+                self.ops["vanished-earlier"] += 1
+                for uid in uid_set(m.group(1)):
+                    if cache.pop(uid, None) is not None:
+                        self.gone.add(uid)
+                        with self.shared.lock:
+                            self.shared.expunged.setdefault(uid, self.name)
+            elif m := re.fullmatch(r"\* (\d+) EXISTS", l):
+                exists = int(m.group(1))
+            elif m := re.fullmatch(r"\* (\d+) FETCH \((.*)\)", l):
+                u, f, ms = (re.search(r"\bUID (\d+)", m.group(2)), re.search(r"\bFLAGS \(([^)]*)\)", m.group(2)),
+                            re.search(r"\bMODSEQ \((\d+)\)", m.group(2)))
+                if not (u and f and ms):
+                    self.fail(f"QRESYNC SELECT: FETCH without UID, FLAGS and MODSEQ: {l}")
+                fetched.append((int(m.group(1)), int(u.group(1)), set(f.group(1).split()), int(ms.group(1))))
+            elif re.match(r"\* (\d+ RECENT|FLAGS|OK )", l):
+                pass
+            else:
+                self.fail(f"QRESYNC SELECT: unexpected {l!r}")
+        self.log.append(f"S: {tagged}")
+        if not tagged.startswith(f"{tag} OK"):
+            self.fail(f"{text!r} answered {tagged!r}")
+        for _, uid, flags, modseq in fetched:
+            if uid in self.gone:
+                self.fail(f"QRESYNC SELECT: UID {uid} comes back after it was reported expunged")
+            cache[uid] = (flags, modseq)
+        uids = sorted(cache)
+        if exists != len(uids):
+            noop, _ = self.c.command("qn", "NOOP")  # what the server thinks the view holds
+            self.fail(f"QRESYNC SELECT: EXISTS {exists}, but cache - VANISHED + FETCHed = {len(uids)}: {uids}"
+                      f"\n(a NOOP right after answers {noop})")
+        for n, uid, _, _ in fetched:
+            if uids.index(uid) + 1 != n:
+                self.fail(f"QRESYNC SELECT: FETCH {n} for UID {uid}, which is message {uids.index(uid) + 1}")
+        self.entries = [[u, cache[u][0], cache[u][1]] for u in uids]
+        self.ops["qresync-select"] += 1
 
     def step(self):
         size = len(self.entries)
         weights = {"append": 3 if size < HIGH_WATER else 1, "copy": 0.7 if size < HIGH_WATER else 0, "store": 4,
-                   "expunge": 2 if size > 8 else 0.3, "move": 0.5, "noop": 2, "check": 1, "reselect": 0.2}
+                   "expunge": 2 if size > 8 else 0.3, "move": 0.5, "noop": 2, "check": 1,
+                   "reselect": 0.6 if self.mode == "qresync" else 0.2}
         if size > HIGH_WATER:
             weights["expunge"] = 5
         op = self.rng.choices(list(weights), list(weights.values()))[0]
@@ -444,6 +520,16 @@ def diff(name, got, want):
         lines.append(f"  order: {[t[0] for t in got]} vs {[t[0] for t in want]}")
     return "\n".join(lines)
 
+
+# BUG (imapd, cmd/mailbox.cc CmdSelect + QresyncLines): SELECT (QRESYNC ...) reads the
+# view (Fetch, -> EXISTS) and then the changes (Changes since the client's modseq) at two
+# moments; a message appended after the client's modseq and expunged in between is counted
+# in EXISTS but gets neither a FETCH (it is gone from the changes) nor a VANISHED (EARLIER)
+# (left out because it is in the view): the client has a message it cannot name, and the
+# next NOOP sends `* VANISHED uid` for a UID it was never told. See
+# test_qresync_select_racing_an_expunge (expectedFailure). Until it is fixed, the torture's
+# QRESYNC sessions reselect with a plain SELECT.
+QRESYNC_RESELECT = False
 
 SYSTEM_FLAGS = {r"\Seen": 1, r"\Answered": 2, r"\Flagged": 4, r"\Deleted": 8, r"\Draft": 16}
 
@@ -585,6 +671,58 @@ class ImapTorture(unittest.TestCase):
             exists = [int(l.split()[1]) for l in untagged_a + untagged_n if l.endswith(" EXISTS")]
             self.assertEqual(exists[-1:], [uid], "the last EXISTS A was sent")
             b.command("n", "NOOP")
+
+    @unittest.expectedFailure  # BUG: see QRESYNC_RESELECT above
+    def test_qresync_select_racing_an_expunge(self):
+        """A (imapd1, QRESYNC) reselects INBOX with (QRESYNC (uidvalidity modseq 1:12)) over and
+        over while B (imapd2) appends a message and expunges it again: after every SELECT,
+        EXISTS must be the 12 known messages plus those reported by FETCH (none vanish)."""
+        user = self.account("torture4")
+        a, b = RawImap(self.imapds[0].port), RawImap(self.imapds[1].port)
+        self.sessions = [type("S", (), {"c": a, "poster": b})()]
+        for c in (a, b):
+            _, ok = c.command("l", f'LOGIN {user} "{PASSWORD}"')
+            self.assertTrue(ok.startswith("l OK"), ok)
+        a.command("e", "ENABLE QRESYNC")
+        untagged, _ = a.command("s", "SELECT INBOX")
+        uv = next(int(re.search(r"UIDVALIDITY (\d+)", l).group(1)) for l in untagged if "UIDVALIDITY" in l)
+        hm = next(int(re.search(r"HIGHESTMODSEQ (\d+)", l).group(1)) for l in untagged if "HIGHESTMODSEQ" in l)
+        stop, churned = threading.Event(), []
+
+        b.command("s", "SELECT INBOX")
+
+        def churn():
+            m = message("churn")
+            while not stop.is_set():
+                _, ok = b.command("a", b"a APPEND INBOX {%d+}\r\n%s\r\n" % (len(m), m))
+                uid = re.search(r"APPENDUID \d+ (\d+)", ok).group(1)
+                b.command("x", f"UID STORE {uid} +FLAGS.SILENT (\\Deleted)")
+                b.command("x", f"UID EXPUNGE {uid}")
+                churned.append(uid)
+
+        t = threading.Thread(target=churn, daemon=True)
+        t.start()
+        bad = []
+        try:
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline and not bad:
+                untagged, ok = a.command("q", f"SELECT INBOX (QRESYNC ({uv} {hm} 1:{INITIAL}))")
+                self.assertTrue(ok.startswith("q OK"), ok)
+                exists = next(int(l.split()[1]) for l in untagged if l.endswith(" EXISTS"))
+                fetched = {int(re.search(r"UID (\d+)", l).group(1)) for l in untagged if " FETCH " in l}
+                known = set(range(1, INITIAL + 1)) | fetched
+                if exists != len(known):
+                    noop, _ = a.command("n", "NOOP")
+                    bad.append(f"EXISTS {exists}, known UIDs {sorted(known)}; SELECT said "
+                               f"{[l for l in untagged if 'EXISTS' in l or 'FETCH' in l or 'VANISHED' in l]}, "
+                               f"the NOOP after it {noop}")
+        finally:
+            stop.set()
+            t.join(timeout=10)
+        print(f"\n{len(churned)} appended+expunged by B; {bad[:1] or 'no inconsistent QRESYNC SELECT'}")
+        self.assertEqual(bad, [], "a QRESYNC SELECT counted a message it never named")
+        self.assertGreater(len(churned), 5, "B appended and expunged")
+
 
 if __name__ == "__main__":
     unittest.main()
