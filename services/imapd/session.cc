@@ -15,8 +15,10 @@ ImapMetrics::ImapMetrics(prometheus::Registry& r)
       logins(prometheus::BuildCounter().Name("columba_imapd_logins_total").Help("Login attempts by result: ok, failed, refused, error").Register(r)),
       errors(prometheus::BuildCounter().Name("columba_imapd_errors_total").Help("Protocol and dependency errors by kind").Register(r)),
       active(prometheus::BuildGauge().Name("columba_imapd_sessions_active").Help("Open IMAP sessions").Register(r)),
+      fetch_bodies(prometheus::BuildCounter().Name("columba_imapd_fetch_bodies_total").Help("Whole-message FETCH bodies streamed from the blob store in chunks").Register(r)),
       sessions_total(sessions.Add({})),
-      sessions_active(active.Add({})) {}
+      sessions_active(active.Add({})),
+      fetch_bodies_streamed(fetch_bodies.Add({{"mode", "streamed"}})) {}
 
 Session::Session(ServerContext& ctx, net::MaybeTlsStream& stream, std::string peer_ip, bool implicit_tls)
     : ctx_(ctx),

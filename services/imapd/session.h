@@ -58,6 +58,7 @@ struct ImapConfig {
   uint32_t max_connections_per_user = 20;  // per replica; 0 = none
   int max_bad_commands = 20;                               // protocol errors before BYE
   uint32_t fetch_batch = 500;                              // UIDs per metad Fetch call in FETCH
+  uint64_t fetch_stream_threshold = 256 * 1024;            // BODY[]/RFC822 of larger messages is streamed
   imap::ParserLimits limits;
 };
 
@@ -68,8 +69,10 @@ struct ImapMetrics {
   prometheus::Family<prometheus::Counter>& logins;    // columba_imapd_logins_total{result}
   prometheus::Family<prometheus::Counter>& errors;    // columba_imapd_errors_total{kind}
   prometheus::Family<prometheus::Gauge>& active;      // columba_imapd_sessions_active
+  prometheus::Family<prometheus::Counter>& fetch_bodies;  // columba_imapd_fetch_bodies_total{mode}
   prometheus::Counter& sessions_total;
   prometheus::Gauge& sessions_active;
+  prometheus::Counter& fetch_bodies_streamed;
 };
 
 struct ServerContext {

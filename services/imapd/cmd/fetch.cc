@@ -100,7 +100,7 @@ std::optional<ItemFailure> AppendItems(std::string& line, const std::vector<imap
   };
   auto fail = [](std::string status, std::string text) { return ItemFailure{std::move(status), std::move(text)}; };
   for (const auto& item : items) {
-    if (line.back() != '(') line += ' ';
+    if (line.empty() || line.back() != '(') line += ' ';  // empty: right after a streamed literal
     switch (item.type) {
       case Type::kFlags: {
         std::vector<std::string> kw(meta.keywords().begin(), meta.keywords().end());
@@ -183,6 +183,65 @@ std::optional<ItemFailure> AppendItems(std::string& line, const std::vector<imap
     }
   }
   return std::nullopt;
+}
+
+// The byte range of the stored message an item returns, when it is a plain
+// range of the whole message (BODY[] / BODY.PEEK[] / RFC822, with or without
+// <partial>): such items are streamed from the blob store in chunks instead of
+// loading the message. nullopt for everything else.
+struct RawRange {
+  std::string name;  // "BODY[]<0>", "RFC822"
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+std::optional<RawRange> WholeMessageRange(const imap::FetchItem& item, uint64_t size) {
+  if (item.type == Type::kRfc822) return RawRange{"RFC822", 0, size};
+  if (item.type != Type::kBodySection || !item.section.part.empty() ||
+      item.section.text != imap::FetchSection::Text::kAll)
+    return std::nullopt;
+  if (!item.partial) return RawRange{"BODY[]", 0, size};
+  const uint64_t start = std::min<uint64_t>(item.partial->first, size);
+  return RawRange{"BODY[]<" + std::to_string(item.partial->first) + ">", start,
+                  std::min<uint64_t>(item.partial->second, size - start)};
+}
+
+constexpr uint64_t kStreamChunk = 64 * 1024;
+
+// One message's FETCH line with its whole-message items streamed: the line up
+// to each literal is queued, then the blob range follows chunk by chunk, so
+// imapd holds kStreamChunk of the message at a time, not all of it.
+asio::awaitable<std::optional<ItemFailure>> StreamMessage(Session& s, std::string line,
+                                                          const std::vector<imap::FetchItem>& items,
+                                                          const v1::MessageMeta& meta) {
+  auto& ctx = s.ctx();
+  for (const auto& item : items) {
+    auto range = WholeMessageRange(item, meta.size());
+    if (!range) {
+      std::vector<imap::FetchItem> one{item};
+      if (auto f = AppendItems(line, one, meta, nullptr)) co_return f;
+      continue;
+    }
+    if (line.empty() || line.back() != '(') line += ' ';
+    line += range->name + " {" + std::to_string(range->length) + "}\r\n";
+    s.Queue(line);
+    line.clear();
+    for (uint64_t done = 0; done < range->length;) {
+      const uint64_t n = std::min(kStreamChunk, range->length - done);
+      const uint64_t at = range->offset + done;
+      auto chunk = co_await ctx.pool.Run([&ctx, &meta, at, n]() { return ctx.blobs.Read(meta.blob_id(), at, n); });
+      if (!chunk || chunk->size() != n) {
+        // Part of the literal is on the wire: the response cannot be finished.
+        log::Warn("blob read failed while streaming", {{"blob", meta.blob_id()}});
+        s.Close();
+        co_return ItemFailure{"NO", std::string(imap::kCodeUnavailable) + " Try again later."};
+      }
+      s.Queue(*chunk);
+      done += n;
+      if (!co_await s.FlushIfLarge()) co_return ItemFailure{"NO", "Connection closed."};
+    }
+  }
+  s.Queue(line);  // the items after the last literal
+  co_return std::nullopt;
 }
 
 }  // namespace
@@ -298,6 +357,29 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
       const auto seq = static_cast<uint32_t>(it - known.begin()) + 1;
       std::optional<LoadedMessage> loaded;
       bool parsed_missing = need_parsed && (meta.parsed().envelope().empty() || meta.parsed().bodystructure().empty());
+      if (need_blob && !parsed_missing && meta.size() > ctx.cfg.fetch_stream_threshold &&
+          std::all_of(items.begin(), items.end(), [&](const imap::FetchItem& i) {
+            return !NeedsBlob(i.type) || WholeMessageRange(i, meta.size()).has_value();
+          })) {
+        ctx.metrics.fetch_bodies_streamed.Increment();
+        std::string head = "* " + std::to_string(seq) + " FETCH (";
+        auto f = co_await StreamMessage(s, std::move(head), items, meta);
+        if (f) {
+          if (s.closing()) co_return;
+          co_return co_await s.Done(cmd.tag, f->status, f->text);
+        }
+        std::string tail;
+        if (!has_flags && std::binary_search(newly_seen.begin(), newly_seen.end(), meta.uid())) {
+          std::vector<std::string> kw(meta.keywords().begin(), meta.keywords().end());
+          tail += " FLAGS " + imap::FormatFlags(meta.flags(), kw, false);
+          if (s.qresync() && !cmd.uid) tail += " UID " + std::to_string(meta.uid());
+          if (s.condstore() && !has_modseq) tail += " MODSEQ (" + std::to_string(meta.modseq()) + ")";
+        }
+        tail += ")\r\n";
+        s.Queue(tail);
+        if (!co_await s.FlushIfLarge()) co_return;
+        continue;
+      }
       if (need_blob || parsed_missing) {
         auto raw = co_await ctx.pool.Run(
             [&]() { return ctx.blobs.Read(meta.blob_id(), 0, std::max<uint64_t>(meta.size(), 1)); });
