@@ -14,7 +14,7 @@ whose every number -> UID must be the model's (the client's and the server sessi
 sequence numbers agree at every moment). Two more sessions sit in IDLE (leaving it
 now and then to learn UIDs). Per imapd one worker is plain, one has ENABLEd CONDSTORE
 (FETCH carries MODSEQ) and one QRESYNC (`* VANISHED uids` instead of EXPUNGE); idle1
-has QRESYNC, idle2 CONDSTORE.
+has QRESYNC, idle2 CONDSTORE. Meanwhile lmtpd delivers new mail every ~50 ms.
 Checked, with a readable diff on failure:
 - during the run: EXISTS never shrinks the view, EXPUNGE / FETCH numbers are in range,
   a FETCH UID never contradicts the model, the model's UIDs are strictly ascending, a
@@ -503,6 +503,19 @@ def snapshot(imapd, user):
         c.close()
 
 
+def search_uids(imapd, user, criteria):
+    c = RawImap(imapd.port)
+    try:
+        _, ok = c.command("l", f'LOGIN {user} "{PASSWORD}"')
+        assert ok.startswith("l OK"), ok
+        c.command("s", "EXAMINE INBOX")
+        untagged, ok = c.command("f", f"UID SEARCH {criteria}")
+        assert ok.startswith("f OK"), ok
+        return [int(x) for l in untagged if l.startswith("* SEARCH") for x in l.split()[2:]]
+    finally:
+        c.close()
+
+
 def diff(name, got, want):
     """A readable difference of two [(uid, flags[, modseq])] lists."""
     g, w = {t[0]: t[1:] for t in got}, {t[0]: t[1:] for t in want}
@@ -586,6 +599,23 @@ class ImapTorture(unittest.TestCase):
         barrier = threading.Barrier(len(sessions) + 1)
         threads = [threading.Thread(target=s.run_worker, args=(barrier,), daemon=True) for s in workers] + \
                   [threading.Thread(target=s.run_idler, args=(barrier,), daemon=True) for s in idlers]
+        delivered = []
+
+        def deliver():
+            """New mail by LMTP all along (lmtpd on metad1), as an MTA would."""
+            try:
+                with smtplib.LMTP("127.0.0.1", self.lmtpd.port) as lmtp:
+                    while not shared.stop.is_set():
+                        refused = lmtp.sendmail("t@example.org", [user], message(f"lmtp-{len(delivered)}"))
+                        if refused:
+                            raise Violation(f"LMTP refused: {refused}")
+                        delivered.append(1)
+                        shared.stop.wait(0.05)
+            except Exception as e:  # noqa: BLE001
+                shared.errors.append(e if isinstance(e, Violation) else Violation(f"LMTP: {e!r}"))
+                shared.stop.set()
+
+        threads.append(threading.Thread(target=deliver, daemon=True))
         start = time.monotonic()
         for t in threads:
             t.start()
@@ -596,7 +626,7 @@ class ImapTorture(unittest.TestCase):
             t.join(timeout=30)
         ops = sum((s.ops for s in sessions), collections.Counter())
         print(f"\ntorture: {len(sessions)} sessions, {time.monotonic() - start:.1f} s, ops {dict(ops)}, "
-              f"{len(shared.appended)} appended, {len(shared.expunged)} seen expunged")
+              f"{len(shared.appended)} appended, {len(delivered)} delivered, {len(shared.expunged)} seen expunged")
         if shared.errors:
             self.fail("\n\n".join(str(e) for e in shared.errors))
 
@@ -617,6 +647,8 @@ class ImapTorture(unittest.TestCase):
         self.assertGreater(ops["vanished"], 10, "QRESYNC sessions were told VANISHED")
         self.assertGreater(ops["modseq"], 10, "CONDSTORE sessions were told MODSEQs")
         self.assertEqual(sorted(set(uids) & set(shared.expunged)), [], "UIDs seen expunged are still there")
+        self.assertGreater(len(delivered), 10, "mail was delivered")
+        shared.created |= set(search_uids(self.imapds[1], user, 'SUBJECT "torture lmtp-"'))
         self.assertEqual(sorted(set(uids) - shared.created), [], "UIDs nobody created")
         self.assertGreater(ops["copy"], 5, "the workload copied")
         self.assertEqual(sorted(shared.created - set(uids) - set(shared.expunged)), [],
