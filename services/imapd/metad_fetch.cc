@@ -27,6 +27,28 @@ asio::awaitable<Result<std::vector<v1::MessageMeta>>> FetchMeta(Session& s, uint
   });
 }
 
+asio::awaitable<Result<void>> FetchMetaEach(Session& s, uint64_t mailbox_id, v1::UidSet uids, bool with_parsed,
+                                            std::function<void(const v1::MessageMeta&)> each) {
+  v1::FetchRequest req;
+  req.set_account_id(s.account_id());
+  req.set_mailbox_id(mailbox_id);
+  *req.mutable_uids() = std::move(uids);
+  req.set_with_parsed(with_parsed);
+  auto& metad = s.ctx().metad;
+  co_return co_await s.ctx().pool.Run([&]() -> Result<void> {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + metad.deadline());
+    ctx.set_wait_for_ready(true);
+    auto reader = metad.stub().Fetch(&ctx, req);
+    v1::FetchResponse page;
+    while (reader->Read(&page))
+      for (const auto& m : page.messages()) each(m);
+    grpc::Status st = reader->Finish();
+    if (!st.ok()) return tl::unexpected(rpc::FromStatus(st));
+    return {};
+  });
+}
+
 v1::UidSet ToUidSet(const imap::UidList& uids) {
   v1::UidSet set;
   for (const auto& run : uids.runs()) {

@@ -6,6 +6,7 @@
 //   the BlockingPool and the coroutine resumes on its own strand.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -17,6 +18,12 @@ namespace columba::imapd {
 // up to the highest UID), ascending. Pages are collected: callers bound the set.
 asio::awaitable<Result<std::vector<v1::MessageMeta>>> FetchMeta(Session& s, uint64_t mailbox_id, v1::UidSet uids,
                                                                  bool with_parsed, uint64_t changed_since = 0);
+
+// The same, one page at a time: `each` sees every message in UID order and
+// nothing is collected, so memory stays at one page (SELECT of a mailbox of any
+// size). `each` runs on a worker thread while the calling coroutine waits.
+asio::awaitable<Result<void>> FetchMetaEach(Session& s, uint64_t mailbox_id, v1::UidSet uids, bool with_parsed,
+                                            std::function<void(const v1::MessageMeta&)> each);
 
 // What changed in a mailbox after `since` (metad Changes): messages changed or
 // added (all of them: when Changes says it truncated, they come from Fetch with

@@ -155,24 +155,26 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   auto* range = all.add_ranges();
   range->set_first(1);
   range->set_last(0);
-  auto metas = co_await FetchMeta(s, m.mailbox_id(), std::move(all), false);
-  if (!metas) {
-    log::Warn("Fetch failed", {{"error", metas.error().message}});
-    co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
-  }
   SelectedMailbox sel;
   sel.id = m.mailbox_id();
   sel.name = m.name();
   sel.uidvalidity = m.uidvalidity();
   sel.read_only = examine;
   sel.modseq = m.highestmodseq();
-  sel.uids.reserve(metas->size());
   uint32_t first_unseen = 0;
   uint32_t uidnext = m.uidnext();
-  for (const auto& meta : *metas) {
-    sel.uids.push_back(meta.uid());
-    if (!first_unseen && !(meta.flags() & imap::kFlagSeen)) first_unseen = static_cast<uint32_t>(sel.uids.size());
-    uidnext = std::max(uidnext, meta.uid() + 1);
+  // Page by page (metad streams the mailbox): a 100,000-message mailbox costs
+  // one page of metadata here, and the view is kept as UID runs.
+  auto fetched = co_await FetchMetaEach(s, m.mailbox_id(), std::move(all), false,
+                                        [&sel, &first_unseen, &uidnext](const v1::MessageMeta& meta) {
+                                          sel.uids.push_back(meta.uid());
+                                          if (!first_unseen && !(meta.flags() & imap::kFlagSeen))
+                                            first_unseen = static_cast<uint32_t>(sel.uids.size());
+                                          uidnext = std::max(uidnext, meta.uid() + 1);
+                                        });
+  if (!fetched) {
+    log::Warn("Fetch failed", {{"error", fetched.error().message}});
+    co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
   }
   const uint32_t all_flags =
       imap::kFlagSeen | imap::kFlagAnswered | imap::kFlagFlagged | imap::kFlagDeleted | imap::kFlagDraft;
