@@ -17,6 +17,7 @@ now and then to learn UIDs). Per imapd one worker is plain, one has ENABLEd COND
 has QRESYNC, idle2 CONDSTORE. Meanwhile lmtpd delivers new mail every ~50 ms.
 Checked, with a readable diff on failure:
 - during the run: EXISTS never shrinks the view, EXPUNGE / FETCH numbers are in range,
+  no EXPUNGE / VANISHED answers FETCH or STORE (RFC 3501 7.4.1),
   a FETCH UID never contradicts the model, the model's UIDs are strictly ascending, a
   message's MODSEQ never goes back (nor changes flags without a new MODSEQ), a
   UID never comes back to a session that was told it was expunged, and every APPENDUID
@@ -221,6 +222,9 @@ class Session:
         untagged, tagged = self.c.command(tag, data)
         for l in untagged:
             self.log.append(f"S: {l}")
+            # RFC 3501 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH (UID forms may).
+            if text.split()[0] in ("FETCH", "STORE", "SEARCH") and re.match(r"\* (\d+ EXPUNGE|VANISHED \d)", l):
+                self.fail(f"{l!r} in the response to {text!r}")
             self.apply(l)
         self.log.append(f"S: {tagged}")
         if ok and not tagged.startswith(f"{tag} OK"):
