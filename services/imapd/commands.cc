@@ -40,6 +40,7 @@ constexpr std::array kCommands = {
     CommandSpec{"CHECK", true, false, true, false, CmdNoop},
     CommandSpec{"IDLE", true, false, false, false, CmdIdle},
     CommandSpec{"ENABLE", true, false, false, false, CmdEnable},
+    CommandSpec{"COMPRESS", true, false, false, false, CmdCompress},
     CommandSpec{"SORT", true, false, true, true, CmdSort},
     CommandSpec{"THREAD", true, false, true, true, CmdThread},
 };

@@ -32,6 +32,7 @@ asio::awaitable<void> CmdCapability(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdLogout(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdId(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdEnable(Session& s, const imap::Command& cmd);  // RFC 5161
+asio::awaitable<void> CmdCompress(Session& s, const imap::Command& cmd);  // RFC 4978
 asio::awaitable<void> CmdStartTls(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdLogin(Session& s, const imap::Command& cmd);
 asio::awaitable<void> CmdAuthenticate(Session& s, const imap::Command& cmd);

@@ -42,7 +42,7 @@ std::string Session::Capabilities() const {
            " IDLE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE NAMESPACE UIDPLUS MOVE MULTIAPPEND ESEARCH SEARCHRES"
            " STATUS=SIZE ENABLE CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY"
            " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE APPENDLIMIT=" +
-           std::to_string(ctx_.cfg.limits.max_literal_size);
+           std::to_string(ctx_.cfg.limits.max_literal_size) + (compressed() ? "" : " COMPRESS=DEFLATE");
   if (CanStartTls()) caps += " STARTTLS";
   if (!PlaintextAuthAllowed()) return caps + " LOGINDISABLED";
   for (const auto& m : ctx_.cfg.auth_mechanisms) caps += " AUTH=" + m;
@@ -62,8 +62,38 @@ void Session::SetAuthenticated(std::string user, uint64_t account_id, net::Conne
   parser_->SetAuthenticated(true);
 }
 
+Result<void> Session::StartCompression() {
+  auto d = net::Deflater::Create();
+  if (!d) return tl::unexpected(d.error());
+  auto i = net::Inflater::Create();
+  if (!i) return tl::unexpected(i.error());
+  deflater_ = std::move(*d);
+  inflater_ = std::move(*i);
+  return {};
+}
+
+bool Session::FeedInput(std::string_view raw) {
+  if (!inflater_) {
+    parser_->Feed(raw);
+    return true;
+  }
+  if (!raw.empty()) inflater_->Input(raw);
+  auto piece = inflater_->Next(kInflatePiece);
+  if (!piece) return false;
+  parser_->Feed(*piece);
+  return true;
+}
+
 asio::awaitable<bool> Session::Flush() {
   if (out_.empty() || closing_) co_return !closing_;
+  if (deflater_) {
+    auto z = deflater_->Compress(out_);
+    if (!z) {
+      closing_ = true;
+      co_return false;
+    }
+    out_ = std::move(*z);
+  }
   auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out_), kNoThrow);
   // A large response (FETCH of many messages) must not pin its buffer while idle.
   if (out_.capacity() > 16 * 1024)
@@ -105,6 +135,10 @@ asio::awaitable<std::optional<imap::ParseEvent>> Session::NextEvent() {
       continue;
     }
     if (ev.kind != imap::ParseEvent::Kind::kNeedMore) co_return ev;
+    if (inflater_ && inflater_->Pending()) {  // more of what was already read
+      if (!FeedInput({})) co_return std::nullopt;
+      continue;
+    }
     if (!co_await Flush()) co_return std::nullopt;
     ArmIdleTimer();
     // The buffer lives only for this read, and is small unless the last read
@@ -116,21 +150,30 @@ asio::awaitable<std::optional<imap::ParseEvent>> Session::NextEvent() {
     idle_.cancel();
     if (ec || n == 0) co_return std::nullopt;
     last_read_full_ = n == size;
-    parser_->Feed(std::string_view(buf.get(), n));
+    if (!FeedInput(std::string_view(buf.get(), n))) {
+      ctx_.metrics.errors.Add({{"kind", "compression"}}).Increment();
+      co_return std::nullopt;  // a corrupt DEFLATE stream: nothing more can be read
+    }
   }
 }
 
 void Session::StartIdleRead(std::shared_ptr<IdleSignal> sig) {
   if (idle_read_pending_ || input_closed_) return;
   idle_read_pending_ = true;
+  if (inflater_ && inflater_->Pending()) {
+    // Input already read is waiting to be inflated: hand it over as a read would.
+    asio::post(stream_.get_executor(), [this, sig] {
+      idle_read_pending_ = false;
+      if (!FeedInput({})) input_closed_ = true;
+      sig->Wake();
+    });
+    return;
+  }
   // IDLE waits for "DONE": a small buffer (more comes with the next read).
   if (!idle_buf_) idle_buf_ = std::make_unique_for_overwrite<char[]>(kIdleReadSize);
   stream_.async_read_some(asio::buffer(idle_buf_.get(), kIdleReadSize), [this, sig](asio::error_code ec, size_t n) {
     idle_read_pending_ = false;
-    if (ec || n == 0)
-      input_closed_ = true;
-    else
-      parser_->Feed(std::string_view(idle_buf_.get(), n));
+    if (ec || n == 0 || !FeedInput(std::string_view(idle_buf_.get(), n))) input_closed_ = true;
     sig->Wake();
   });
 }

@@ -38,6 +38,7 @@
 #include "lib/net/blocking_pool.h"
 #include "lib/net/cidr.h"
 #include "lib/net/connection_limits.h"
+#include "lib/net/deflate.h"
 #include "lib/net/service_runtime.h"
 #include "lib/net/tls.h"
 #include "lib/rpc/metad_client.h"
@@ -156,6 +157,11 @@ class Session {
   // STARTTLS after its OK was flushed: fresh parser (buffered input dropped), handshake.
   asio::awaitable<bool> UpgradeToTls();
 
+  // COMPRESS=DEFLATE (RFC 4978), after its OK was flushed: from now on every
+  // write is deflated and every read inflated (in bounded pieces).
+  bool compressed() const { return deflater_ != nullptr; }
+  Result<void> StartCompression();
+
   bool authenticated() const { return account_id_ != 0; }
   uint64_t account_id() const { return account_id_; }
   const std::string& user() const { return user_; }
@@ -205,6 +211,12 @@ class Session {
   bool idle_read_pending_ = false;
   bool input_closed_ = false;
   static constexpr size_t kIdleReadSize = 1024;
+  static constexpr size_t kInflatePiece = 64 * 1024;  // decompressed bytes fed to the parser at a time
+  // Feeds `raw` (inflated when COMPRESS is active) or, with raw empty, the
+  // next inflated piece. false: the compressed stream is corrupt.
+  bool FeedInput(std::string_view raw);
+  std::unique_ptr<net::Deflater> deflater_;
+  std::unique_ptr<net::Inflater> inflater_;
   bool last_read_full_ = false;
   std::unique_ptr<char[]> idle_buf_;  // allocated at the first IDLE
   size_t idle_buf_size_ = 0;

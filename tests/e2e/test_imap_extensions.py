@@ -5,11 +5,16 @@ capabilities after login, against real imapd + lmtpd + metad + PostgreSQL + slap
   UID STORE $, SEARCH $ and COPY $ act on exactly the saved messages; SAVE with MIN/MAX
   keeps only those; a failed SEARCH ... SAVE empties "$"; messages expunged since
   drop out of "$"; SELECT forgets it.
+- COMPRESS=DEFLATE (RFC 4978): after "OK DEFLATE active" both directions are raw DEFLATE;
+  commands, a FETCH of the message bytes, IDLE woken by a delivery, and a second COMPRESS
+  (NO [COMPRESSIONACTIVE]) all work through the compressed stream.
 - GETQUOTAROOT / GETQUOTA report the directory's limits and metad's usage (STORAGE in
   KiB rounded up, MESSAGE count); an account without limits has no quota root.
 """
+import re
 import smtplib
 import unittest
+import zlib
 
 from pylib.imap_client import RawImap
 from pylib.stack import Stack
@@ -18,6 +23,49 @@ from pylib.stack import Stack
 def message(n):
     return (f"From: a@example.org\r\nTo: x@example.test\r\nSubject: {'even' if n % 2 == 0 else 'odd'} {n}\r\n"
             f"Message-ID: <ext{n}@example.org>\r\n\r\nbody {n}\r\n").encode()
+
+
+class DeflatedImap:
+    """The client side of COMPRESS=DEFLATE over a RawImap's socket (after the OK)."""
+
+    def __init__(self, raw):
+        self.sock = raw.sock
+        assert raw.buf == b"", "nothing may follow the COMPRESS OK uncompressed"
+        self.z = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.unz = zlib.decompressobj(-15)
+        self.buf = b""
+
+    def send(self, text):
+        data = text if isinstance(text, bytes) else text.encode() + b"\r\n"
+        self.sock.sendall(self.z.compress(data) + self.z.flush(zlib.Z_SYNC_FLUSH))
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        self.buf += self.unz.decompress(chunk)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        m = re.search(rb"\{(\d+)\}$", line)
+        if m:  # a literal: return it inline, and the rest of the line
+            n = int(m.group(1))
+            while len(self.buf) < n:
+                self._fill()
+            lit, self.buf = self.buf[:n], self.buf[n:]
+            return line + b"\r\n" + lit + self.line()
+        return line
+
+    def command(self, tag, cmd):
+        self.send(f"{tag} {cmd}")
+        untagged = []
+        while True:
+            l = self.line()
+            if l.startswith(tag.encode() + b" "):
+                return untagged, l.decode()
+            untagged.append(l)
 
 
 class ImapExtensions(unittest.TestCase):
@@ -87,6 +135,34 @@ class ImapExtensions(unittest.TestCase):
         self.ok(r, "o", "SEARCH RETURN (SAVE) ALL")
         self.ok(r, "p", "SELECT INBOX")
         self.assertEqual([l for l in self.ok(r, "q", "FETCH $ (UID)") if "FETCH" in l], [])
+        r.close()
+
+    def test_compress_deflate(self):
+        r = self.session(self.free)
+        self.assertIn("COMPRESS=DEFLATE", self.ok(r, "c", "CAPABILITY")[0])
+        _, done = r.command("z", "COMPRESS DEFLATE")
+        self.assertEqual(done, "z OK DEFLATE active.")
+        z = DeflatedImap(r)
+        untagged, done = z.command("a", "CAPABILITY")
+        self.assertTrue(done.startswith("a OK"), done)
+        self.assertNotIn(b"COMPRESS=DEFLATE", untagged[0])
+        _, done = z.command("b", "COMPRESS DEFLATE")
+        self.assertTrue(done.startswith("b NO [COMPRESSIONACTIVE]"), done)
+        _, done = z.command("s", "SELECT INBOX")
+        self.assertTrue(done.startswith("s OK"), done)
+        stored = self.stack.message_bytes(self.free, 1)
+        untagged, done = z.command("f", "FETCH 1 (BODY.PEEK[])")
+        self.assertEqual(untagged, [b"* 1 FETCH (BODY[] {%d}\r\n" % len(stored) + stored + b")"])
+        # IDLE through the compressed stream, woken by a delivery.
+        z.send("i IDLE")
+        self.assertTrue(z.line().startswith(b"+ "))
+        with smtplib.LMTP("127.0.0.1", self.lmtpd.port) as lmtp:
+            self.assertFalse(lmtp.sendmail("a@example.org", [self.free], message(99)))
+        self.assertEqual(z.line(), b"* 2 EXISTS")
+        z.send("DONE")
+        self.assertEqual(z.line(), b"i OK IDLE terminated.")
+        _, done = z.command("o", "LOGOUT")
+        self.assertTrue(done.startswith("o OK"), done)
         r.close()
 
     def test_quota(self):

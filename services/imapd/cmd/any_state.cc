@@ -52,3 +52,22 @@ asio::awaitable<void> CmdEnable(Session& s, const imap::Command& cmd) {
 }
 
 }  // namespace columba::imapd
+
+namespace columba::imapd {
+
+// COMPRESS DEFLATE (RFC 4978): the OK goes out uncompressed, everything after
+// it in both directions is raw DEFLATE (lib/net/deflate.h).
+asio::awaitable<void> CmdCompress(Session& s, const imap::Command& cmd) {
+  const auto& args = std::get<imap::CompressArgs>(cmd.args);
+  if (s.compressed())
+    co_return co_await s.Done(cmd.tag, "NO", "[COMPRESSIONACTIVE] DEFLATE is already active.");
+  if (args.mechanism != "DEFLATE") co_return co_await s.Done(cmd.tag, "BAD", "Unknown compression mechanism.");
+  co_await s.Done(cmd.tag, "OK", "DEFLATE active.");
+  if (s.closing()) co_return;
+  if (auto r = s.StartCompression(); !r) {
+    s.ctx().metrics.errors.Add({{"kind", "compression"}}).Increment();
+    s.Close();
+  }
+}
+
+}  // namespace columba::imapd
