@@ -58,32 +58,38 @@ const char* SpecialUseAttribute(v1::SpecialUse u) {
 // SELECT ... (QRESYNC (uidvalidity modseq [known-uids])): "* VANISHED (EARLIER)"
 // for UIDs expunged after modseq (within known-uids when given), then
 // "* n FETCH (UID FLAGS MODSEQ)" for messages of the new view changed after it.
+// `changed` comes from the same pages that built the view (so every message
+// the view counts in EXISTS and changed after modseq is named, even one
+// appended while SELECT ran); metad Changes supplies only the tombstones.
 // seq-match-data is not needed: the tombstones are exact.
 asio::awaitable<Result<std::string>> QresyncLines(Session& s, const SelectedMailbox& sel,
-                                                  const imap::QresyncParams& q) {
-  auto r = co_await ChangesSince(s, sel.id, q.modseq);
+                                                  const imap::QresyncParams& q,
+                                                  const std::vector<v1::MessageMeta>& changed) {
+  v1::ChangesRequest req;
+  req.set_account_id(s.account_id());
+  req.set_mailbox_id(sel.id);
+  req.set_since_modseq(q.modseq);
+  req.set_page_size(1);  // only the expunged UIDs are used (they are not paged)
+  auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::Changes, std::move(req));
   if (!r) co_return tl::unexpected(r.error());
-  std::vector<v1::MessageMeta>& changed = r->changed;
   std::optional<imap::SequenceSet> known;
   if (q.known_uids) known = q.known_uids->Resolve(UINT32_MAX);
   std::vector<uint32_t> vanished;
-  for (uint32_t u : r->expunged) {
+  for (uint32_t u : r->expunged_uids()) {
     if (known && !known->Contains(u)) continue;
     // Expunged after the view was read: still in it, reported by a later sync.
-    if (std::binary_search(sel.uids.begin(), sel.uids.end(), u)) continue;
+    if (sel.uids.Contains(u)) continue;
     vanished.push_back(u);
   }
   std::sort(vanished.begin(), vanished.end());
   vanished.erase(std::unique(vanished.begin(), vanished.end()), vanished.end());
   std::string out;
   if (!vanished.empty()) out += "* VANISHED (EARLIER) " + imap::FormatUidSet(vanished) + "\r\n";
-  std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) { return a.uid() < b.uid(); });
-  for (const auto& m : changed) {
-    if (m.modseq() <= q.modseq) continue;
-    auto it = std::lower_bound(sel.uids.begin(), sel.uids.end(), m.uid());
-    if (it == sel.uids.end() || *it != m.uid()) continue;
+  for (const auto& m : changed) {  // ascending UIDs, all in the view
+    auto seq = sel.uids.IndexOf(m.uid());
+    if (!seq) continue;
     std::vector<std::string> kw(m.keywords().begin(), m.keywords().end());
-    out += "* " + std::to_string(it - sel.uids.begin() + 1) + " FETCH (UID " + std::to_string(m.uid()) + " FLAGS " +
+    out += "* " + std::to_string(*seq + 1) + " FETCH (UID " + std::to_string(m.uid()) + " FLAGS " +
            imap::FormatFlags(m.flags(), kw, false) + " MODSEQ (" + std::to_string(m.modseq()) + "))\r\n";
   }
   co_return out;
@@ -165,13 +171,19 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   uint32_t uidnext = m.uidnext();
   // Page by page (metad streams the mailbox): a 100,000-message mailbox costs
   // one page of metadata here, and the view is kept as UID runs.
-  auto fetched = co_await FetchMetaEach(s, m.mailbox_id(), std::move(all), false,
-                                        [&sel, &first_unseen, &uidnext](const v1::MessageMeta& meta) {
-                                          sel.uids.push_back(meta.uid());
-                                          if (!first_unseen && !(meta.flags() & imap::kFlagSeen))
-                                            first_unseen = static_cast<uint32_t>(sel.uids.size());
-                                          uidnext = std::max(uidnext, meta.uid() + 1);
-                                        });
+  // QRESYNC: the messages of this view changed after the client's modseq.
+  const bool qresync = args.qresync && args.qresync->uidvalidity == m.uidvalidity();
+  const uint64_t client_modseq = qresync ? args.qresync->modseq : UINT64_MAX;
+  std::vector<v1::MessageMeta> changed;
+  auto fetched = co_await FetchMetaEach(
+      s, m.mailbox_id(), std::move(all), false,
+      [&sel, &first_unseen, &uidnext, &changed, client_modseq](const v1::MessageMeta& meta) {
+        sel.uids.push_back(meta.uid());
+        if (!first_unseen && !(meta.flags() & imap::kFlagSeen))
+          first_unseen = static_cast<uint32_t>(sel.uids.size());
+        uidnext = std::max(uidnext, meta.uid() + 1);
+        if (meta.modseq() > client_modseq) changed.push_back(meta);
+      });
   if (!fetched) {
     log::Warn("Fetch failed", {{"error", fetched.error().message}});
     co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
@@ -188,9 +200,9 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   s.Queue("* OK " + imap::CodeUidValidity(m.uidvalidity()) + " UIDs valid.\r\n");
   s.Queue("* OK " + imap::CodeUidNext(uidnext) + " Predicted next UID.\r\n");
   s.Queue("* OK " + imap::CodeHighestModseq(m.highestmodseq()) + " Highest.\r\n");
-  if (args.qresync && args.qresync->uidvalidity == m.uidvalidity()) {
+  if (qresync) {
     // RFC 7162 3.2.5.1: what changed since the client's modseq.
-    auto lines = co_await QresyncLines(s, sel, *args.qresync);
+    auto lines = co_await QresyncLines(s, sel, *args.qresync, changed);
     if (!lines) {
       log::Warn("Changes failed", {{"error", lines.error().message}});
       co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
