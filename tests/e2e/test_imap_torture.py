@@ -559,8 +559,10 @@ class ImapTorture(unittest.TestCase):
         cls.metad1 = st.start_metad(name="metad1")
         cls.metad2 = st.start_metad(name="metad2")
         cls.lmtpd = st.start_lmtpd(metad=cls.metad1)
+        # imapd2 reads message metadata from metad 4 UIDs at a time: FETCH 1:* and the like
+        # span several metad calls while other sessions change the mailbox.
         cls.imapds = [st.start_imapd(name="imapd1", metad=cls.metad1),
-                      st.start_imapd(name="imapd2", metad=cls.metad2)]
+                      st.start_imapd(name="imapd2", metad=cls.metad2, imap__fetch_batch=4)]
 
     @classmethod
     def tearDownClass(cls):
