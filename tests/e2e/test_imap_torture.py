@@ -9,9 +9,9 @@ FETCH), exactly as a real client must: it learns the UIDs of new messages with
 Workers pick at random (seeded RNG per session): APPEND (with flags), STORE / UID
 STORE (+FLAGS, -FLAGS, FLAGS), STORE \\Deleted then EXPUNGE or UID EXPUNGE, UID MOVE
 to Archive, UID COPY within INBOX, SELECT again (QRESYNC sessions: SELECT (QRESYNC
-...) with their cache, checked against RFC 7162 3.2.5), NOOP, and a `FETCH 1:* (UID)`
-whose every number -> UID must be the model's (the client's and the server session's
-sequence numbers agree at every moment). Two more sessions sit in IDLE (leaving it
+...) with their cache, checked against RFC 7162 3.2.5; and UID FETCH (CHANGEDSINCE m
+VANISHED)), NOOP, and a `FETCH 1:* (UID)` whose every number -> UID must be the
+model's (the client's and the server session's sequence numbers agree at every moment). Two more sessions sit in IDLE (leaving it
 now and then to learn UIDs). Per imapd one worker is plain, one has ENABLEd CONDSTORE
 (FETCH carries MODSEQ) and one QRESYNC (`* VANISHED uids` instead of EXPUNGE); idle1
 has QRESYNC, idle2 CONDSTORE. Meanwhile lmtpd delivers new mail every ~50 ms.
@@ -26,8 +26,8 @@ Checked, with a readable diff on failure:
 - at the end, after a final NOOP: each session's view (UIDs in order and flags per
   UID, and MODSEQ per UID with CONDSTORE) equals a fresh SELECT + `UID FETCH 1:*
   (UID FLAGS MODSEQ)` on both imapds and metad's listing (columbactl); no UID that
-  any session saw expunged is still there, and every message ever created is either
-  there or was reported expunged.
+  any session saw expunged (or got in a VANISHED (EARLIER)) is still there, and every
+  message ever created is either there or was reported expunged.
 """
 import collections
 import concurrent.futures
@@ -89,6 +89,7 @@ class Shared:
         self.created = set(initial_uids)   # initial + every APPENDUID
         self.appended = []                 # (session, uid)
         self.expunged = {}                 # uid -> session that saw it expunged first
+        self.vanished_earlier = set()      # UIDs reported by UID FETCH (CHANGEDSINCE m VANISHED)
         self.max_learned = max(initial_uids)
         self.stop = threading.Event()
         self.errors = []
@@ -111,6 +112,7 @@ class Session:
         self.tags = (f"{name}.{i}" for i in range(1, 10 ** 9))
         self.entries = []  # [uid or None, set of flags or None, modseq or None] in sequence order
         self.uidvalidity = self.highestmodseq = None  # of the last SELECT
+        self.in_changedsince = False
         self.gone = set()  # UIDs this session was told were expunged
         self.modseqs = {}  # uid -> (highest MODSEQ reported, its flags): never goes back
         self.ops = collections.Counter()
@@ -132,6 +134,12 @@ class Session:
             setattr(self, code.group(1).lower(), int(code.group(2)))
             return
         v = re.fullmatch(r"\* VANISHED (\(EARLIER\) )?([\d:,]+)", line)
+        if v and v.group(1) and self.in_changedsince:
+            # RFC 7162 3.2.6: expunged after the given modseq; the view stays as it is.
+            with self.shared.lock:
+                self.shared.vanished_earlier.update(uid_set(v.group(2)))
+            self.ops["vanished-earlier"] += 1
+            return
         if v:
             if self.mode != "qresync" or v.group(1):
                 self.fail(f"unexpected {line!r}")
@@ -344,6 +352,18 @@ class Session:
                     self.fail(f"COPYUID {uid} is not new (UIDs learned before the COPY went up to {floor})")
                 self.shared.created.add(uid)
 
+    def op_changedsince(self):
+        """QRESYNC: UID FETCH 1:* (FLAGS) (CHANGEDSINCE m VANISHED) with the last SELECT's
+        HIGHESTMODSEQ: FETCHes must agree with the model; VANISHED (EARLIER) UIDs are noted
+        (none may exist at the end)."""
+        if self.mode != "qresync" or not self.entries:
+            return
+        self.in_changedsince = True
+        try:
+            self.cmd(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {self.highestmodseq} VANISHED)")
+        finally:
+            self.in_changedsince = False
+
     def op_reselect(self):
         """SELECT INBOX again: the view starts over from SELECT's EXISTS; a QRESYNC session
         resynchronises its cache instead (once the bug below is fixed)."""
@@ -410,7 +430,8 @@ class Session:
         size = len(self.entries)
         weights = {"append": 3 if size < HIGH_WATER else 1, "copy": 0.7 if size < HIGH_WATER else 0, "store": 4,
                    "expunge": 2 if size > 8 else 0.3, "move": 0.5, "noop": 2, "check": 1,
-                   "reselect": 0.6 if self.mode == "qresync" else 0.2}
+                   "reselect": 0.6 if self.mode == "qresync" else 0.2,
+                   "changedsince": 0.6 if self.mode == "qresync" else 0}
         if size > HIGH_WATER:
             weights["expunge"] = 5
         op = self.rng.choices(list(weights), list(weights.values()))[0]
@@ -427,6 +448,8 @@ class Session:
             self.op_copy()
         elif op == "reselect":
             self.op_reselect()
+        elif op == "changedsince":
+            self.op_changedsince()
         elif op == "noop":
             self.cmd("NOOP")
         else:
@@ -653,6 +676,9 @@ class ImapTorture(unittest.TestCase):
         self.assertGreater(ops["vanished"], 10, "QRESYNC sessions were told VANISHED")
         self.assertGreater(ops["modseq"], 10, "CONDSTORE sessions were told MODSEQs")
         self.assertEqual(sorted(set(uids) & set(shared.expunged)), [], "UIDs seen expunged are still there")
+        self.assertEqual(sorted(set(uids) & shared.vanished_earlier), [],
+                         "UIDs reported by VANISHED (EARLIER) are still there")
+        self.assertGreater(ops["changedsince"], 5, "QRESYNC sessions used UID FETCH (CHANGEDSINCE m VANISHED)")
         self.assertGreater(len(delivered), 10, "mail was delivered")
         shared.created |= set(search_uids(self.imapds[1], user, 'SUBJECT "torture lmtp-"'))
         self.assertEqual(sorted(set(uids) - shared.created), [], "UIDs nobody created")
