@@ -11,10 +11,11 @@ STORE (+FLAGS, -FLAGS, FLAGS), STORE \\Deleted then EXPUNGE or UID EXPUNGE, UID 
 to Archive, UID COPY within INBOX, SELECT again (QRESYNC sessions: SELECT (QRESYNC
 ...) with their cache, checked against RFC 7162 3.2.5; and UID FETCH (CHANGEDSINCE m
 VANISHED)), NOOP, and a `FETCH 1:* (UID)` whose every number -> UID must be the
-model's (the client's and the server session's sequence numbers agree at every moment). Two more sessions sit in IDLE (leaving it
-now and then to learn UIDs). Per imapd one worker is plain, one has ENABLEd CONDSTORE
-(FETCH carries MODSEQ) and one QRESYNC (`* VANISHED uids` instead of EXPUNGE); idle1
-has QRESYNC, idle2 CONDSTORE. Meanwhile lmtpd delivers new mail every ~50 ms.
+model's (the client's and the server session's sequence numbers agree at every
+moment). Two more sessions sit in IDLE (leaving it now and then to learn UIDs). Per
+imapd one worker is plain, one has ENABLEd CONDSTORE (FETCH carries MODSEQ) and one
+QRESYNC (`* VANISHED uids` instead of EXPUNGE); idle1 has QRESYNC, idle2 CONDSTORE.
+Meanwhile lmtpd delivers new mail every ~50 ms.
 Checked, with a readable diff on failure:
 - during the run: EXISTS never shrinks the view, EXPUNGE / FETCH numbers are in range,
   no EXPUNGE / VANISHED answers FETCH or STORE (RFC 3501 7.4.1),
