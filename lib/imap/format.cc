@@ -8,12 +8,9 @@
 #include <algorithm>
 
 namespace columba::imap {
-namespace {
-
-enum class Form { kAtom, kQuoted, kLiteral };
 
 // Valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
-bool ValidUtf8(std::string_view s) {
+bool IsValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
@@ -48,6 +45,10 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
+namespace {
+
+enum class Form { kAtom, kQuoted, kLiteral };
+
 Form ChooseForm(std::string_view s, bool atom_allowed, bool utf8_enabled) {
   if (s.size() > kMaxQuotedLength) return Form::kLiteral;
   bool atom = atom_allowed && !s.empty();
@@ -58,7 +59,7 @@ Form ChooseForm(std::string_view s, bool atom_allowed, bool utf8_enabled) {
     if (c >= 0x80) eight_bit = true;
     if (atom && !IsAtomChar(ch) && ch != ']') atom = false;
   }
-  if (eight_bit && !(utf8_enabled && ValidUtf8(s))) return Form::kLiteral;
+  if (eight_bit && !(utf8_enabled && IsValidUtf8(s))) return Form::kLiteral;
   // An atom spelled NIL would read as "no value" to many clients.
   if (atom && s.size() == 3 && (s[0] | 0x20) == 'n' && (s[1] | 0x20) == 'i' && (s[2] | 0x20) == 'l') {
     return Form::kQuoted;

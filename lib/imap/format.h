@@ -54,6 +54,9 @@ bool IsAtomChar(char c);
 bool IsAtom(std::string_view s);
 
 // astring: atom (']' allowed), quoted string or literal.
+// Valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
 void AppendAstring(std::string& out, std::string_view s, bool utf8_enabled);
 // string: quoted string or literal, never an atom.
 void AppendString(std::string& out, std::string_view s, bool utf8_enabled);

@@ -1,6 +1,9 @@
 // metad_fetch.cc - metad Fetch (server streaming) on the blocking pool.
 #include "services/imapd/metad_fetch.h"
 
+#include "lib/imap/format.h"
+#include "lib/imap/utf7.h"
+
 namespace columba::imapd {
 
 asio::awaitable<Result<std::vector<v1::MessageMeta>>> FetchMeta(Session& s, uint64_t mailbox_id, v1::UidSet uids,
@@ -97,6 +100,20 @@ asio::awaitable<Result<MailboxChanges>> ChangesSince(Session& s, uint64_t mailbo
   if (!metas) co_return tl::unexpected(metas.error());
   out.changed = std::move(*metas);
   co_return out;
+}
+
+std::optional<std::string> MailboxFromWire(const Session& s, std::string_view wire) {
+  if (s.utf8()) {
+    if (!imap::IsValidUtf8(wire)) return std::nullopt;
+    return CanonicalInbox(std::string(wire));
+  }
+  auto name = imap::Utf7ToUtf8(wire);
+  if (!name) return std::nullopt;
+  return CanonicalInbox(std::move(*name));
+}
+
+std::string MailboxToWire(const Session& s, std::string_view name) {
+  return s.utf8() ? std::string(name) : imap::Utf8ToUtf7(name);
 }
 
 std::string CanonicalInbox(std::string name) {

@@ -38,6 +38,13 @@ asio::awaitable<Result<MailboxChanges>> ChangesSince(Session& s, uint64_t mailbo
 // "inbox", "Inbox/x" -> "INBOX", "INBOX/x": INBOX is case-insensitive.
 std::string CanonicalInbox(std::string name);
 
+// A mailbox name as the client sent it -> metad's UTF-8 name (INBOX canonical):
+// modified UTF-7 (RFC 3501 5.1.3), or UTF-8 once UTF8=ACCEPT is enabled
+// (RFC 6855 3). nullopt when it is not valid in that form.
+std::optional<std::string> MailboxFromWire(const Session& s, std::string_view wire);
+// metad's UTF-8 name -> the form this client reads.
+std::string MailboxToWire(const Session& s, std::string_view name);
+
 // The UidSet of ascending `uids` (consecutive runs of the list become ranges).
 v1::UidSet ToUidSet(std::span<const uint32_t> uids);
 v1::UidSet ToUidSet(const imap::UidList& uids);

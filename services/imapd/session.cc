@@ -32,6 +32,7 @@ Session::Session(ServerContext& ctx, net::MaybeTlsStream& stream, std::string pe
 std::unique_ptr<imap::Parser> Session::NewParser() const {
   auto p = std::make_unique<imap::Parser>(ctx_.cfg.limits, imap::ParserOptions{});
   p->SetAuthenticated(authenticated());
+  p->SetUtf8Accept(utf8_);
   return p;
 }
 
@@ -42,7 +43,7 @@ std::string Session::Capabilities() const {
            " IDLE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE NAMESPACE UIDPLUS MOVE MULTIAPPEND ESEARCH SEARCHRES"
            " STATUS=SIZE ENABLE CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY"
            " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE APPENDLIMIT=" +
-           std::to_string(ctx_.cfg.limits.max_literal_size) + (compressed() ? "" : " COMPRESS=DEFLATE");
+           std::to_string(ctx_.cfg.limits.max_literal_size) + " UTF8=ACCEPT" + (compressed() ? "" : " COMPRESS=DEFLATE");
   if (CanStartTls()) caps += " STARTTLS";
   if (!PlaintextAuthAllowed()) return caps + " LOGINDISABLED";
   for (const auto& m : ctx_.cfg.auth_mechanisms) caps += " AUTH=" + m;

@@ -179,6 +179,12 @@ class Session {
   bool qresync() const { return qresync_; }
   void EnableCondstore() { condstore_ = true; }
   void EnableQresync() { qresync_ = condstore_ = true; }
+  // RFC 6855 UTF8=ACCEPT (ENABLE): mailbox names in UTF-8 both ways, UTF-8 in quoted strings.
+  bool utf8() const { return utf8_; }
+  void EnableUtf8() {
+    utf8_ = true;
+    parser_->SetUtf8Accept(true);
+  }
 
   // IDLE (cmd/idle.cc): StartIdleRead reads once from the socket in the
   // background (unless a read is pending); its completion feeds the parser (or
@@ -228,6 +234,7 @@ class Session {
   std::optional<SelectedMailbox> selected_;
   bool condstore_ = false;
   bool qresync_ = false;
+  bool utf8_ = false;
 };
 
 // Runs a session to completion; `implicit_tls` starts with the TLS handshake.

@@ -8,6 +8,8 @@ capabilities after login, against real imapd + lmtpd + metad + PostgreSQL + slap
 - COMPRESS=DEFLATE (RFC 4978): after "OK DEFLATE active" both directions are raw DEFLATE;
   commands, a FETCH of the message bytes, IDLE woken by a delivery, and a second COMPRESS
   (NO [COMPRESSIONACTIVE]) all work through the compressed stream.
+- UTF8=ACCEPT (RFC 6855): after ENABLE, mailbox names go both ways in UTF-8 (LIST, SELECT,
+  CREATE, STATUS, APPEND); a session without it keeps seeing modified UTF-7.
 - GETQUOTAROOT / GETQUOTA report the directory's limits and metad's usage (STORAGE in
   KiB rounded up, MESSAGE count); an account without limits has no quota root.
 """
@@ -164,6 +166,30 @@ class ImapExtensions(unittest.TestCase):
         _, done = z.command("o", "LOGOUT")
         self.assertTrue(done.startswith("o OK"), done)
         r.close()
+
+    def test_utf8_accept(self):
+        plain = self.session(self.free)
+        self.ok(plain, "c", 'CREATE "Entw&APw-rfe"')
+        self.assertIn("UTF8=ACCEPT", self.ok(plain, "k", "CAPABILITY")[0])
+        utf8 = self.session(self.free)
+        self.assertEqual(self.ok(utf8, "e", "ENABLE UTF8=ACCEPT"), ["* ENABLED UTF8=ACCEPT"])
+        listed = self.ok(utf8, "l", 'LIST "" "Entw*"')
+        self.assertEqual(listed, ['* LIST (\\HasNoChildren) "/" "Entwürfe"'])
+        self.ok(utf8, "c", 'CREATE "Größe"')
+        self.assertEqual(self.ok(utf8, "t", 'STATUS "Größe" (MESSAGES)'), ['* STATUS "Größe" (MESSAGES 0)'])
+        msg = b"Subject: umlaut\r\n\r\nx\r\n"
+        untagged, done = utf8.command("a", b'a APPEND "Gr\xc3\xb6\xc3\x9fe" {%d+}\r\n%s\r\n' % (len(msg), msg))
+        self.assertTrue(done.startswith("a OK [APPENDUID"), done)
+        untagged = self.ok(utf8, "s", 'SELECT "Größe"')
+        self.assertIn("* 1 EXISTS", untagged)
+        # The other session still reads modified UTF-7.
+        listed = self.ok(plain, "m", 'LIST "" "Gr*"')
+        self.assertEqual(listed, ['* LIST (\\HasNoChildren) "/" Gr&APYA3w-e'])
+        # Modified UTF-7 sent by a UTF-8 client is just a name with '&' in it.
+        _, done = utf8.command("x", 'SELECT "Entw&APw-rfe"')
+        self.assertTrue(done.startswith("x NO"), done)
+        plain.close()
+        utf8.close()
 
     def test_quota(self):
         r = self.session()

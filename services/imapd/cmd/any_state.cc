@@ -45,6 +45,9 @@ asio::awaitable<void> CmdEnable(Session& s, const imap::Command& cmd) {
     } else if (c == "QRESYNC" && !s.qresync()) {
       s.EnableQresync();
       enabled += " QRESYNC";
+    } else if (c == "UTF8=ACCEPT" && !s.utf8()) {
+      s.EnableUtf8();
+      enabled += " UTF8=ACCEPT";
     }
   }
   s.Queue(enabled + "\r\n");

@@ -120,7 +120,7 @@ asio::awaitable<void> CmdList(Session& s, const imap::Command& cmd) {
   std::vector<std::string> patterns;
   for (const auto& p : args.patterns) patterns.push_back(CanonicalInbox(args.reference + p));
   for (const auto& mb : r->mailboxes()) {
-    std::string wire = imap::Utf8ToUtf7(mb.name());
+    std::string wire = MailboxToWire(s, mb.name());
     bool match = std::any_of(patterns.begin(), patterns.end(),
                              [&](const std::string& p) { return MatchPattern(p, wire); });
     if (!match) continue;
@@ -128,7 +128,7 @@ asio::awaitable<void> CmdList(Session& s, const imap::Command& cmd) {
     if (!lsub) attrs.push_back(mb.has_children() ? "\\HasChildren" : "\\HasNoChildren");
     if (const char* su = SpecialUseAttribute(mb.special_use()); su && !lsub) attrs.push_back(su);
     if (subscribed_only && !lsub) attrs.push_back("\\Subscribed");
-    s.Queue(imap::FormatListLine(verb, attrs, '/', wire, false));
+    s.Queue(imap::FormatListLine(verb, attrs, '/', wire, s.utf8()));
   }
   co_await s.Done(cmd.tag, "OK", lsub ? "Lsub completed." : "List completed.");
 }
@@ -144,7 +144,7 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
     s.Queue("* OK [CLOSED] Previous mailbox closed.\r\n");
   }
   if (args.condstore) s.EnableCondstore();
-  auto name = imap::Utf7ToUtf8(args.mailbox);
+  auto name = MailboxFromWire(s, args.mailbox);
   if (!name) co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeNonExistent) + " Mailbox doesn't exist.");
   v1::GetMailboxRequest greq;
   greq.set_account_id(s.account_id());

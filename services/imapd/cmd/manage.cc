@@ -28,11 +28,7 @@ namespace {
 
 // The wire name decoded to UTF-8 with INBOX canonical; nullopt when it is not
 // valid modified UTF-7.
-std::optional<std::string> DecodeName(std::string_view wire) {
-  auto name = imap::Utf7ToUtf8(wire);
-  if (!name) return std::nullopt;
-  return CanonicalInbox(std::move(*name));
-}
+std::optional<std::string> DecodeName(const Session& s, std::string_view wire) { return MailboxFromWire(s, wire); }
 
 std::string Code(std::string_view code, std::string_view text) {
   std::string out(code);
@@ -94,7 +90,7 @@ asio::awaitable<void> CmdCreate(Session& s, const imap::Command& cmd) {
   // to create children under the name; the name itself is created.
   while (!wire.empty() && wire.back() == '/') wire.remove_suffix(1);
   if (wire.empty()) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeCannot, "Invalid mailbox name."));
-  auto name = DecodeName(wire);
+  auto name = DecodeName(s, wire);
   if (!name)
     co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeCannot, "Mailbox name is not valid modified UTF-7."));
   if (*name == "INBOX")
@@ -118,7 +114,7 @@ asio::awaitable<void> CmdCreate(Session& s, const imap::Command& cmd) {
 
 asio::awaitable<void> CmdDelete(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::MailboxArgs>(cmd.args);
-  auto name = DecodeName(args.mailbox);
+  auto name = DecodeName(s, args.mailbox);
   if (!name) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeNonExistent, "Mailbox doesn't exist."));
   if (*name == "INBOX") co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeCannot, "INBOX can't be deleted."));
   v1::DeleteMailboxRequest req;
@@ -131,12 +127,12 @@ asio::awaitable<void> CmdDelete(Session& s, const imap::Command& cmd) {
 
 asio::awaitable<void> CmdRename(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::RenameArgs>(cmd.args);
-  auto from = DecodeName(args.from);
+  auto from = DecodeName(s, args.from);
   if (!from) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeNonExistent, "Mailbox doesn't exist."));
   std::string_view to_wire = args.to;
   while (!to_wire.empty() && to_wire.back() == '/') to_wire.remove_suffix(1);
   if (to_wire.empty()) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeCannot, "Invalid mailbox name."));
-  auto to = DecodeName(to_wire);
+  auto to = DecodeName(s, to_wire);
   if (!to)
     co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeCannot, "Mailbox name is not valid modified UTF-7."));
   if (*to == "INBOX")
@@ -156,7 +152,7 @@ asio::awaitable<void> CmdRename(Session& s, const imap::Command& cmd) {
 asio::awaitable<void> CmdSubscribe(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::MailboxArgs>(cmd.args);
   const bool subscribe = cmd.name == "SUBSCRIBE";
-  auto name = DecodeName(args.mailbox);
+  auto name = DecodeName(s, args.mailbox);
   if (!name) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeNonExistent, "Mailbox doesn't exist."));
   v1::SubscribeRequest req;
   req.set_account_id(s.account_id());
@@ -169,7 +165,7 @@ asio::awaitable<void> CmdSubscribe(Session& s, const imap::Command& cmd) {
 
 asio::awaitable<void> CmdStatus(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::StatusArgs>(cmd.args);
-  auto name = DecodeName(args.mailbox);
+  auto name = DecodeName(s, args.mailbox);
   if (!name) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeNonExistent, "Mailbox doesn't exist."));
   v1::GetMailboxRequest req;
   req.set_account_id(s.account_id());
@@ -183,7 +179,7 @@ asio::awaitable<void> CmdStatus(Session& s, const imap::Command& cmd) {
   }
   const auto& m = r->mailbox();
   std::string line = "* STATUS ";
-  imap::AppendAstring(line, imap::Utf8ToUtf7(m.name()), false);
+  imap::AppendAstring(line, MailboxToWire(s, m.name()), s.utf8());
   line += " (";
   bool first = true;
   for (const auto& item : args.items) {

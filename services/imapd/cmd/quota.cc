@@ -48,11 +48,11 @@ asio::awaitable<Result<v1::Quota>> GetQuota(Session& s) {
 
 asio::awaitable<void> CmdGetQuotaRoot(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::MailboxArgs>(cmd.args);
-  auto decoded = imap::Utf7ToUtf8(args.mailbox);
+  auto decoded = MailboxFromWire(s, args.mailbox);
   if (!decoded) co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeNonExistent) + " No such mailbox.");
   v1::GetMailboxRequest mreq;
   mreq.set_account_id(s.account_id());
-  mreq.set_name(CanonicalInbox(*decoded));
+  mreq.set_name(*decoded);
   auto mbox = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::GetMailbox, std::move(mreq));
   if (!mbox) {
     if (mbox.error().kind == ErrorKind::kNotFound)
@@ -66,7 +66,7 @@ asio::awaitable<void> CmdGetQuotaRoot(Session& s, const imap::Command& cmd) {
     co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
   }
   std::string line = "* QUOTAROOT ";
-  imap::AppendAstring(line, args.mailbox, false);
+  imap::AppendAstring(line, args.mailbox, s.utf8());
   const std::string resources = Resources(*quota);
   if (!resources.empty()) line += " \"\"\r\n* QUOTA \"\" " + resources;
   line += "\r\n";

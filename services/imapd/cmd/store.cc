@@ -105,7 +105,7 @@ std::optional<v1::ParsedFields> ParseFields(std::string_view data) {
 
 // Destination mailbox of COPY/MOVE by its wire name. Error text on failure.
 asio::awaitable<Result<v1::Mailbox>> FindMailbox(Session& s, const std::string& wire_name) {
-  auto name = imap::Utf7ToUtf8(wire_name);
+  auto name = MailboxFromWire(s, wire_name);
   if (!name) co_return Fail(ErrorKind::kNotFound, "bad name");
   v1::GetMailboxRequest req;
   req.set_account_id(s.account_id());
@@ -256,7 +256,7 @@ asio::awaitable<void> CmdCopy(Session& s, const imap::Command& cmd) {
 asio::awaitable<void> CmdAppend(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::AppendArgs>(cmd.args);
   auto& ctx = s.ctx();
-  auto name = imap::Utf7ToUtf8(args.mailbox);
+  auto name = MailboxFromWire(s, args.mailbox);
   if (!name) co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeTryCreate) + " Mailbox doesn't exist.");
   if (args.messages.empty()) co_return co_await s.Done(cmd.tag, "BAD", "Missing message.");
 
