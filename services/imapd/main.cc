@@ -10,6 +10,7 @@
 #include "lib/base/log.h"
 #include "lib/net/service_runtime.h"
 #include "services/imapd/listener.h"
+#include "services/imapd/watch.h"
 #include "storage/factory/factory.h"
 #include "storage/factory/probe.h"
 
@@ -117,8 +118,9 @@ int main(int argc, char** argv, char** envp) {
   rpc::MetadClient metad(metad_address, metad_deadline);
   net::BlockingPool pool(static_cast<size_t>(workers), 10'000);
   imapd::ImapMetrics metrics(*rt.registry());
-  imapd::ServerContext ctx{cfg,   std::move(*trusted), tls,  *stores->directory, guard, conn_limits,
-                           *stores->blobs, metad, pool, metrics, rt};
+  imapd::WatchHub watches(metad, rt.io().get_executor());
+  imapd::ServerContext ctx{cfg,           std::move(*trusted), tls,  *stores->directory, guard, conn_limits, watches,
+                           *stores->blobs, metad,               pool, metrics,           rt};
 
   imapd::Listener plain(ctx, false), implicit(ctx, true);
   if (auto l = plain.Listen(hp->first, hp->second); !l) {

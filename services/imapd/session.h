@@ -47,6 +47,8 @@
 
 namespace columba::imapd {
 
+class WatchHub;  // watch.h
+
 struct ImapConfig {
   std::string hostname = "localhost";
   // Plaintext LOGIN / AUTHENTICATE PLAIN before TLS from outside trusted networks.
@@ -83,6 +85,7 @@ struct ServerContext {
   storage::Directory& directory;
   auth::LoginGuard& guard;            // failure penalties, POP-before-SMTP (Redis)
   net::ConnectionLimits& conn_limits;
+  WatchHub& watches;                  // metad Watch streams shared by IDLE sessions
   storage::BlobStore& blobs;
   rpc::MetadClient& metad;
   net::BlockingPool& pool;
@@ -113,7 +116,7 @@ struct IdleSignal {
   explicit IdleSignal(asio::any_io_executor ex) : timer(std::move(ex)) {}
   asio::steady_timer timer;
   bool change = false;       // Watch reported a change (or became ready)
-  bool watch_ended = false;  // the Watch stream finished (error or cancel)
+  bool watch_ended = false;  // unused since the WatchHub retries on its own
   void Wake() { timer.cancel(); }
 };
 

@@ -1,41 +1,194 @@
-// watch.cc - metad Watch through grpc::ClientReadReactor.
+// watch.cc - metad Watch through grpc::ClientReadReactor, one stream per
+// watched mailbox, fanned out to the IDLE sessions (watch.h).
 #include "services/imapd/watch.h"
+
+#include <map>
+#include <mutex>
+#include <vector>
 
 #include "lib/base/log.h"
 
 namespace columba::imapd {
 
-std::shared_ptr<MailboxWatch> MailboxWatch::Start(rpc::MetadClient& metad, uint64_t account_id, uint64_t mailbox_id,
-                                                  std::shared_ptr<IdleSignal> sig) {
-  std::shared_ptr<MailboxWatch> w(new MailboxWatch(std::move(sig)));
+namespace {
+constexpr auto kWatchRetry = std::chrono::seconds(5);
+
+void Signal(const std::shared_ptr<IdleSignal>& sig) {
+  asio::post(sig->timer.get_executor(), [sig] {
+    sig->change = true;
+    sig->Wake();
+  });
+}
+}  // namespace
+
+// One Watch stream; reports to the hub state under its mailbox and generation,
+// so a cancelled old stream never disturbs its successor.
+class MailboxStream : public grpc::ClientReadReactor<v1::MailboxChange> {
+ public:
+  static std::shared_ptr<MailboxStream> Start(rpc::MetadClient& metad, std::weak_ptr<WatchHub::State> hub,
+                                              uint64_t account_id, uint64_t mailbox_id, uint64_t generation);
+  void Cancel() { ctx_.TryCancel(); }
+  void OnReadDone(bool ok) override;
+  void OnDone(const grpc::Status& s) override;
+
+ private:
+  MailboxStream(std::weak_ptr<WatchHub::State> hub, uint64_t mailbox, uint64_t generation)
+      : hub_(std::move(hub)), mailbox_(mailbox), generation_(generation) {}
+  std::weak_ptr<WatchHub::State> hub_;
+  uint64_t mailbox_;
+  uint64_t generation_;
+  grpc::ClientContext ctx_;
+  v1::WatchRequest req_;
+  v1::MailboxChange msg_;
+  std::shared_ptr<MailboxStream> self_;  // until OnDone
+};
+
+struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
+  State(rpc::MetadClient& m, asio::any_io_executor e) : metad(m), ex(std::move(e)) {}
+  struct Entry {
+    uint64_t account = 0;
+    uint64_t generation = 0;
+    std::shared_ptr<MailboxStream> stream;  // null while waiting to retry
+    bool ready = false;                     // the stream said `ready`
+    bool retry_pending = false;
+    std::vector<std::pair<uint64_t, std::weak_ptr<IdleSignal>>> subs;
+  };
+  rpc::MetadClient& metad;
+  asio::any_io_executor ex;
+  mutable std::mutex mu;
+  std::map<uint64_t, Entry> entries;  // by mailbox id
+  uint64_t next_id = 1;
+  uint64_t next_generation = 1;
+
+  // Under mu.
+  void Open(uint64_t mailbox, Entry& e) {
+    e.generation = next_generation++;
+    e.ready = false;
+    e.stream = MailboxStream::Start(metad, weak_from_this(), e.account, mailbox, e.generation);
+  }
+  std::vector<std::shared_ptr<IdleSignal>> Live(Entry& e) {
+    std::vector<std::shared_ptr<IdleSignal>> out;
+    for (auto& [id, w] : e.subs)
+      if (auto s = w.lock()) out.push_back(std::move(s));
+    return out;
+  }
+
+  void OnChange(uint64_t mailbox, uint64_t generation) {
+    std::vector<std::shared_ptr<IdleSignal>> wake;
+    {
+      std::lock_guard lock(mu);
+      auto it = entries.find(mailbox);
+      if (it == entries.end() || it->second.generation != generation) return;
+      it->second.ready = true;
+      wake = Live(it->second);
+    }
+    for (auto& s : wake) Signal(s);
+  }
+
+  void OnEnded(uint64_t mailbox, uint64_t generation) {
+    std::lock_guard lock(mu);
+    auto it = entries.find(mailbox);
+    if (it == entries.end() || it->second.generation != generation) return;
+    Entry& e = it->second;
+    e.stream.reset();
+    e.ready = false;
+    if (e.subs.empty()) {
+      entries.erase(it);
+      return;
+    }
+    if (e.retry_pending) return;
+    e.retry_pending = true;
+    auto timer = std::make_shared<asio::steady_timer>(ex, kWatchRetry);
+    timer->async_wait([weak = weak_from_this(), mailbox, timer](asio::error_code) {
+      auto self = weak.lock();
+      if (!self) return;
+      std::lock_guard lock(self->mu);
+      auto it = self->entries.find(mailbox);
+      if (it == self->entries.end()) return;
+      it->second.retry_pending = false;
+      if (!it->second.stream && !it->second.subs.empty()) self->Open(mailbox, it->second);
+    });
+  }
+};
+
+std::shared_ptr<MailboxStream> MailboxStream::Start(rpc::MetadClient& metad, std::weak_ptr<WatchHub::State> hub,
+                                                    uint64_t account_id, uint64_t mailbox_id, uint64_t generation) {
+  std::shared_ptr<MailboxStream> w(new MailboxStream(std::move(hub), mailbox_id, generation));
   w->self_ = w;
   w->req_.set_account_id(account_id);
-  if (mailbox_id) w->req_.add_mailbox_ids(mailbox_id);
+  w->req_.add_mailbox_ids(mailbox_id);
   metad.stub().async()->Watch(&w->ctx_, &w->req_, w.get());
   w->StartRead(&w->msg_);
   w->StartCall();
   return w;
 }
 
-void MailboxWatch::OnReadDone(bool ok) {
+void MailboxStream::OnReadDone(bool ok) {
   if (!ok) return;  // OnDone follows
-  auto sig = sig_;
-  asio::post(sig->timer.get_executor(), [sig] {
-    sig->change = true;
-    sig->Wake();
-  });
+  if (auto hub = hub_.lock()) hub->OnChange(mailbox_, generation_);
   StartRead(&msg_);
 }
 
-void MailboxWatch::OnDone(const grpc::Status& s) {
+void MailboxStream::OnDone(const grpc::Status& s) {
   if (!s.ok() && s.error_code() != grpc::StatusCode::CANCELLED)
     log::Info("metad Watch ended", {{"error", s.error_message()}});
-  auto sig = sig_;
-  asio::post(sig->timer.get_executor(), [sig] {
-    sig->watch_ended = true;
-    sig->Wake();
-  });
+  if (auto hub = hub_.lock()) hub->OnEnded(mailbox_, generation_);
   auto self = std::move(self_);  // may delete this on return
+}
+
+WatchHub::WatchHub(rpc::MetadClient& metad, asio::any_io_executor ex)
+    : st_(std::make_shared<State>(metad, std::move(ex))) {}
+
+WatchHub::~WatchHub() {
+  std::vector<std::shared_ptr<MailboxStream>> cancel;
+  {
+    std::lock_guard lock(st_->mu);
+    for (auto& [id, e] : st_->entries)
+      if (e.stream) cancel.push_back(e.stream);
+    st_->entries.clear();
+  }
+  for (auto& c : cancel) c->Cancel();
+}
+
+std::unique_ptr<WatchHub::Subscription> WatchHub::Subscribe(uint64_t account_id, uint64_t mailbox_id,
+                                                            std::shared_ptr<IdleSignal> sig) {
+  bool wake_now = false;
+  uint64_t id;
+  {
+    std::lock_guard lock(st_->mu);
+    id = st_->next_id++;
+    auto& e = st_->entries[mailbox_id];
+    e.account = account_id;
+    e.subs.emplace_back(id, sig);
+    if (!e.stream && !e.retry_pending) st_->Open(mailbox_id, e);
+    wake_now = e.ready;  // joining a live stream: sync what came before
+  }
+  if (wake_now) Signal(sig);
+  return std::make_unique<Subscription>(st_, mailbox_id, id);
+}
+
+size_t WatchHub::streams() const {
+  std::lock_guard lock(st_->mu);
+  size_t n = 0;
+  for (const auto& [id, e] : st_->entries) n += e.stream != nullptr;
+  return n;
+}
+
+WatchHub::Subscription::~Subscription() {
+  auto st = hub_.lock();
+  if (!st) return;
+  std::shared_ptr<MailboxStream> cancel;
+  {
+    std::lock_guard lock(st->mu);
+    auto it = st->entries.find(mailbox_);
+    if (it == st->entries.end()) return;
+    auto& subs = it->second.subs;
+    std::erase_if(subs, [this](const auto& p) { return p.first == id_; });
+    if (!subs.empty()) return;
+    cancel = std::move(it->second.stream);
+    st->entries.erase(it);  // a late OnDone finds no entry (or another generation)
+  }
+  if (cancel) cancel->Cancel();
 }
 
 }  // namespace columba::imapd

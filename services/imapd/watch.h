@@ -1,16 +1,23 @@
 // watch.h - metad's Watch stream (server streaming) read with gRPC's callback
-// reactor, for IDLE.
+// reactor, shared by every IDLE session of this process on one mailbox.
 //
 // DESCRIPTION
-//   MailboxWatch::Start opens Watch(account, mailbox) and, for every
-//   MailboxChange (the first one is `ready`), sets IdleSignal::change and
-//   wakes the session on its strand; when the stream ends (metad gone, or
-//   Cancel) it sets IdleSignal::watch_ended. No thread is held while
-//   waiting: the reactor lives until gRPC calls OnDone.
+//   WatchHub::Subscribe(account, mailbox, signal) registers an IDLE session.
+//   The first subscriber of a mailbox opens one Watch(account, mailbox)
+//   stream; later ones share it (a thousand IDLE sessions on a shared
+//   mailbox, or one user's phone, laptop and desktop, cost one stream here
+//   and one watcher in metad). Every MailboxChange (the first one is `ready`)
+//   sets IdleSignal::change on each subscriber and wakes it on its own
+//   executor; a subscriber joining a stream that is already ready is woken
+//   once at once, so it syncs what happened before it joined. When the stream
+//   ends unexpectedly (metad gone) the hub reopens it after 5 s while anyone
+//   is subscribed; the `ready` of the new stream makes everyone resync. The
+//   last Subscription to go cancels the stream.
 //
 // NEVER
-//   Never touches the Session: only the shared IdleSignal, on its executor.
-//   Cancel is safe at any time, also after the stream ended.
+//   Never touches a Session: only IdleSignals, on their executors. Never
+//   holds its lock while calling into gRPC's cancel or another component.
+//   Never keeps a stream open for a mailbox nobody watches.
 #pragma once
 
 #include <memory>
@@ -19,23 +26,38 @@
 
 namespace columba::imapd {
 
-class MailboxWatch : public grpc::ClientReadReactor<v1::MailboxChange> {
+class WatchHub {
  public:
-  static std::shared_ptr<MailboxWatch> Start(rpc::MetadClient& metad, uint64_t account_id, uint64_t mailbox_id,
-                                             std::shared_ptr<IdleSignal> sig);
-  void Cancel() { ctx_.TryCancel(); }
+  struct State;  // shared with the stream reactors (they may outlive the hub)
 
-  void OnReadDone(bool ok) override;
-  void OnDone(const grpc::Status& s) override;
+  // `ex`: where retry timers run.
+  WatchHub(rpc::MetadClient& metad, asio::any_io_executor ex);
+  ~WatchHub();
+  WatchHub(const WatchHub&) = delete;
+  WatchHub& operator=(const WatchHub&) = delete;
+
+  // Unsubscribes when destroyed.
+  class Subscription {
+   public:
+    Subscription(std::weak_ptr<State> hub, uint64_t mailbox, uint64_t id)
+        : hub_(std::move(hub)), mailbox_(mailbox), id_(id) {}
+    ~Subscription();
+    Subscription(const Subscription&) = delete;
+    Subscription& operator=(const Subscription&) = delete;
+
+   private:
+    std::weak_ptr<State> hub_;
+    uint64_t mailbox_;
+    uint64_t id_;
+  };
+
+  std::unique_ptr<Subscription> Subscribe(uint64_t account_id, uint64_t mailbox_id, std::shared_ptr<IdleSignal> sig);
+
+  // Open Watch streams (tests, metrics).
+  size_t streams() const;
 
  private:
-  explicit MailboxWatch(std::shared_ptr<IdleSignal> sig) : sig_(std::move(sig)) {}
-
-  grpc::ClientContext ctx_;
-  v1::WatchRequest req_;
-  v1::MailboxChange msg_;
-  std::shared_ptr<IdleSignal> sig_;
-  std::shared_ptr<MailboxWatch> self_;  // until OnDone
+  std::shared_ptr<State> st_;
 };
 
 }  // namespace columba::imapd

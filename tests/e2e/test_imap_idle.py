@@ -95,6 +95,46 @@ class ImapIdle(unittest.TestCase):
         self.assertTrue(ok.startswith("f1 OK"), ok)
         self.assertEqual(len(untagged), 4, untagged)
 
+    def watchers(self):
+        _, text = self.metad.http("/metrics")
+        m = re.search(r'columba_metad_state\{what="watchers"\} (\d+)', text)
+        self.assertIsNotNone(m, "metad exports its open Watch streams")
+        return int(m.group(1))
+
+    def wait_watchers(self, want):
+        deadline = time.monotonic() + 5
+        while self.watchers() != want and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.watchers()
+
+    def test_idle_sessions_on_one_mailbox_share_one_watch(self):
+        base = self.wait_watchers(0)
+        sessions = [self.session(self.imapd) for _ in range(3)]
+        for i, c in enumerate(sessions):
+            c.send(f"i{i} IDLE")
+            self.assertEqual(c.line(), "+ idling")
+        # Three IDLE sessions of one mailbox in one imapd: one stream in metad.
+        self.assertEqual(self.wait_watchers(base + 1), base + 1)
+        self.deliver(4)
+        for c in sessions:
+            self.assertEqual(c.line(timeout=2), "* 4 EXISTS")
+        # A session joining the live stream still learns what came before it.
+        late = self.session(self.imapd, select=False)
+        _, ok = late.command("s", "SELECT INBOX")
+        self.deliver(5)
+        late.send("j IDLE")
+        self.assertEqual(late.line(), "+ idling")
+        self.assertEqual(late.line(timeout=2), "* 5 EXISTS")
+        self.assertEqual(self.watchers(), base + 1)
+        for i, c in enumerate(sessions + [late]):
+            c.send("DONE")
+        for i, c in enumerate(sessions):
+            self.assertEqual(c.line(timeout=2), "* 5 EXISTS")
+            self.assertEqual(c.line(timeout=2), f"i{i} OK IDLE terminated.")
+        self.assertEqual(late.line(timeout=2), "j OK IDLE terminated.")
+        # The last one out closes the stream.
+        self.assertEqual(self.wait_watchers(base), base)
+
     def test_idle_reports_other_node_flag_change(self):
         a = self.session(self.imapd)
         b = self.session(self.imapd2)

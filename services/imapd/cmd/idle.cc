@@ -33,7 +33,6 @@
 namespace columba::imapd {
 
 namespace {
-constexpr auto kWatchRetry = std::chrono::seconds(5);
 constexpr auto kDrainCheck = std::chrono::seconds(10);
 }  // namespace
 
@@ -117,10 +116,10 @@ asio::awaitable<void> CmdIdle(Session& s, const imap::Command& cmd) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + s.ctx().cfg.idle_timeout;
   auto sig = std::make_shared<IdleSignal>(co_await asio::this_coro::executor);
-  std::shared_ptr<MailboxWatch> watch;
-  std::optional<Clock::time_point> reopen_at;
-  const uint64_t mailbox_id = s.selected() ? s.selected()->id : 0;
-  if (mailbox_id) watch = MailboxWatch::Start(s.ctx().metad, s.account_id(), mailbox_id, sig);
+  // One metad Watch per mailbox in this process, shared (watch.h); it wakes
+  // `sig` for every change and once when this subscription starts.
+  std::unique_ptr<WatchHub::Subscription> watch;
+  if (s.selected()) watch = s.ctx().watches.Subscribe(s.account_id(), s.selected()->id, sig);
 
   enum class End { kDone, kBad, kClosed, kTimeout, kDraining } end = End::kClosed;
   imap::ProtocolError bad;
@@ -149,16 +148,6 @@ asio::awaitable<void> CmdIdle(Session& s, const imap::Command& cmd) {
       }
       continue;
     }
-    if (sig->watch_ended && mailbox_id) {
-      sig->watch_ended = false;
-      watch.reset();
-      reopen_at = Clock::now() + kWatchRetry;
-    }
-    if (reopen_at && Clock::now() >= *reopen_at) {
-      reopen_at.reset();
-      watch = MailboxWatch::Start(s.ctx().metad, s.account_id(), mailbox_id, sig);
-      continue;
-    }
     if (s.ctx().runtime.draining()) {
       end = End::kDraining;
       break;
@@ -169,12 +158,10 @@ asio::awaitable<void> CmdIdle(Session& s, const imap::Command& cmd) {
       break;
     }
     auto until = std::min(deadline, now + kDrainCheck);
-    if (reopen_at) until = std::min(until, *reopen_at);
     sig->timer.expires_at(until);
     co_await sig->timer.async_wait(net::kNoThrow);
   }
-  if (watch) watch->Cancel();
-  watch.reset();
+  watch.reset();  // unsubscribe (the last one closes the stream)
 
   if (end == End::kDone) co_return co_await s.Done(cmd.tag, "OK", "IDLE terminated.");
   if (end == End::kBad) {
