@@ -26,8 +26,12 @@ Session::Session(ServerContext& ctx, net::MaybeTlsStream& stream, std::string pe
       peer_ip_(std::move(peer_ip)),
       implicit_tls_(implicit_tls),
       trusted_(ctx.trusted.Contains(peer_ip_)),
-      parser_(NewParser()),
-      idle_(stream.get_executor()) {}
+      idle_(stream.get_executor()) {
+  // Not in the initializer list: NewParser reads account_id_ and utf8_, which are
+  // declared (and so initialised) after parser_. Built there, the parser could
+  // start with the after-login limits.
+  parser_ = NewParser();
+}
 
 std::unique_ptr<imap::Parser> Session::NewParser() const {
   auto p = std::make_unique<imap::Parser>(ctx_.cfg.limits, imap::ParserOptions{});
@@ -204,22 +208,22 @@ asio::awaitable<void> Session::ProtocolError(const imap::ProtocolError& e) {
   if (!e.code.empty()) line += "[" + e.code + "] ";
   line += e.text + "\r\n";
   Queue(line);
-  if (++bad_commands_ > ctx_.cfg.max_bad_commands) {
-    Queue("* BYE Too many invalid commands.\r\n");
-    closing_ = true;
-  }
-  co_await Flush();
+  const bool bye = ++bad_commands_ > ctx_.cfg.max_bad_commands;
+  if (bye) Queue("* BYE Too many invalid commands.\r\n");
+  co_await Flush();  // before closing: Flush writes nothing once closing
+  if (bye) closing_ = true;
 }
 
 asio::awaitable<void> Session::Dispatch(const imap::Command& cmd) {
   const CommandSpec* spec = FindCommand(cmd.name);
   if (std::holds_alternative<imap::UnknownArgs>(cmd.args)) {
     ctx_.metrics.commands.Add({{"command", "unknown"}}).Increment();
+    co_await Done(cmd.tag, "BAD", "Unknown command.");
     if (++bad_commands_ > ctx_.cfg.max_bad_commands) {
       Queue("* BYE Too many invalid commands.\r\n");
+      co_await Flush();
       closing_ = true;
     }
-    co_await Done(cmd.tag, "BAD", "Unknown command.");
     co_return;
   }
   ctx_.metrics.commands.Add({{"command", spec ? std::string(spec->name) : std::string("unsupported")}}).Increment();
