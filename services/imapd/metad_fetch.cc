@@ -7,13 +7,15 @@
 namespace columba::imapd {
 
 asio::awaitable<Result<std::vector<v1::MessageMeta>>> FetchMeta(Session& s, uint64_t mailbox_id, v1::UidSet uids,
-                                                                 bool with_parsed, uint64_t changed_since) {
+                                                                 bool with_parsed, uint64_t changed_since,
+                                                                 bool without_text) {
   v1::FetchRequest req;
   req.set_account_id(s.account_id());
   req.set_mailbox_id(mailbox_id);
   *req.mutable_uids() = std::move(uids);
   req.set_with_parsed(with_parsed);
   req.set_changed_since(changed_since);
+  req.set_without_text(without_text);
   auto& metad = s.ctx().metad;
   co_return co_await s.ctx().pool.Run([&]() -> Result<std::vector<v1::MessageMeta>> {
     grpc::ClientContext ctx;

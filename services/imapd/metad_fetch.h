@@ -16,8 +16,10 @@ namespace columba::imapd {
 
 // Metadata of the messages whose UIDs are in `uids` (a UidSet; last = 0 means
 // up to the highest UID), ascending. Pages are collected: callers bound the set.
+// `without_text`: parsed fields without body_text and headers (ENVELOPE, BODYSTRUCTURE).
 asio::awaitable<Result<std::vector<v1::MessageMeta>>> FetchMeta(Session& s, uint64_t mailbox_id, v1::UidSet uids,
-                                                                 bool with_parsed, uint64_t changed_since = 0);
+                                                                 bool with_parsed, uint64_t changed_since = 0,
+                                                                 bool without_text = false);
 
 // The same, one page at a time: `each` sees every message in UID order and
 // nothing is collected, so memory stays at one page (SELECT of a mailbox of any

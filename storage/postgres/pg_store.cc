@@ -235,7 +235,7 @@ constexpr const char* kAccountCols =
 constexpr const char* kMessageCols =
     "uid, modseq, flags, keywords, extract(epoch FROM internal_date)::bigint, size, blob_id, email_id";
 
-v1::MessageMeta MessageFromRow(const pqxx::row& row, bool with_parsed) {
+v1::MessageMeta MessageFromRow(const pqxx::row& row, bool with_parsed, bool without_text = false) {
   v1::MessageMeta m;
   m.set_uid(row[0].as<uint32_t>());
   m.set_modseq(row[1].as<uint64_t>());
@@ -248,7 +248,10 @@ v1::MessageMeta MessageFromRow(const pqxx::row& row, bool with_parsed) {
   if (with_parsed && !row[8].is_null()) {
     pqxx::binarystring b(row[8]);
     m.mutable_parsed()->ParseFromArray(b.data(), static_cast<int>(b.size()));
-    m.mutable_parsed()->set_body_text(row[9].as<std::string>());  // stored once, in its column
+    if (without_text)
+      m.mutable_parsed()->clear_headers();
+    else
+      m.mutable_parsed()->set_body_text(row[9].as<std::string>());  // stored once, in its column
   }
   return m;
 }
@@ -717,14 +720,15 @@ Result<v1::FetchResponse> PgStore::FetchPage(const v1::FetchRequest& r, uint32_t
         w.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND mailbox_id = $2", r.account_id(), r.mailbox_id())
             .empty())
       return Fail(ErrorKind::kNotFound, "no such mailbox");
-    std::string sql = std::string("SELECT ") + kMessageCols + (r.with_parsed() ? ", parsed, body_text" : "") +
+    const char* parsed_cols = !r.with_parsed() ? "" : r.without_text() ? ", parsed" : ", parsed, body_text";
+    std::string sql = std::string("SELECT ") + kMessageCols + parsed_cols +
                       " FROM messages WHERE account_id = $1 AND mailbox_id = $2 AND uid > $3 AND " + *cond +
                       (r.changed_since() ? " AND modseq > $5" : " AND $5::bigint = $5::bigint") +
                       " ORDER BY uid LIMIT $4";
     v1::FetchResponse resp;
     for (const auto& row : w.exec_params(sql, r.account_id(), r.mailbox_id(), after_uid, page,
                                          static_cast<int64_t>(r.changed_since())))
-      *resp.add_messages() = MessageFromRow(row, r.with_parsed());
+      *resp.add_messages() = MessageFromRow(row, r.with_parsed(), r.without_text());
     return resp;
   });
 }

@@ -715,6 +715,20 @@ TEST_F(PgStoreTest, FetchChangedSinceAndParsedFieldsRoundTrip) {
   EXPECT_EQ(with[0].parsed().part_offsets(), p.part_offsets());
   auto without = Fetch(a, inbox, One(3));
   EXPECT_FALSE(without[0].has_parsed());
+  // without_text: everything but the bulky body text and raw header block.
+  v1::FetchRequest lean;
+  lean.set_account_id(a);
+  lean.set_mailbox_id(inbox);
+  *lean.mutable_uids() = One(3);
+  lean.set_with_parsed(true);
+  lean.set_without_text(true);
+  auto page = MUST(S().FetchPage(lean, 0));
+  ASSERT_EQ(page.messages_size(), 1);
+  v1::ParsedFields expect = p;
+  expect.clear_body_text();
+  expect.clear_headers();
+  EXPECT_EQ(page.messages(0).parsed().SerializeAsString(), expect.SerializeAsString());
+  EXPECT_EQ(page.messages(0).parsed().envelope(), p.envelope());
 
   uint64_t hm = Mailbox(a, inbox).highestmodseq();
   auto st = Store(a, inbox, Uids({{2, 2}, {4, 4}}), v1::STORE_ADD, v1::FLAG_SEEN);

@@ -322,7 +322,7 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
   const size_t batch = std::max<uint32_t>(1, ctx.cfg.fetch_batch);
   for (size_t start = 0; start < uids.size(); start += batch) {
     std::span<const uint32_t> part(uids.data() + start, std::min(batch, uids.size() - start));
-    auto metas = co_await FetchMeta(s, sel.id, ToUidSet(part), need_parsed, changed_since);
+    auto metas = co_await FetchMeta(s, sel.id, ToUidSet(part), need_parsed, changed_since, /*without_text=*/true);
     if (!metas) {
       log::Warn("Fetch failed", {{"error", metas.error().message}});
       co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
