@@ -90,6 +90,13 @@ int main(int argc, char** argv) {
                 options.scenario.c_str(), options.sessions, DescribeTarget(options).c_str(), stop.c_str(),
                 options.warmup.count() / 1000.0, DescribeSizes(options).c_str(), options.rcpts.size(),
                 options.rcpts_per_msg, options.rate > 0 ? fmt::format("{:g} msgs/s", options.rate).c_str() : "unlimited");
+    if (options.scenario.starts_with("imap")) {
+      std::string mix;
+      for (const auto& m : options.mix) mix += fmt::format("{}{}:{}", mix.empty() ? "" : ",", m.op, m.weight);
+      std::printf("  imap: %zu user(s) from %s, mailbox %s, mix %s%s\n", options.users.size(),
+                  options.users.front().c_str(), options.mailbox.c_str(), mix.c_str(),
+                  options.scenario == "imap-idle" ? (options.idle_hold ? ", held in IDLE" : ", held selected") : "");
+    }
     return 0;
   }
 
