@@ -376,6 +376,26 @@ Result<T> PgStore::InTransaction(const char* what, Fn fn) {
   }
 }
 
+template <class T, class Fn>
+Result<T> PgStore::Read(const char* what, Fn fn) {
+  auto lease = pool_->Acquire();
+  auto conn = lease.Get();
+  if (!conn) return tl::unexpected(conn.error());
+  try {
+    pqxx::nontransaction n(**conn);
+    return fn(n);
+  } catch (const pqxx::broken_connection& e) {
+    lease.Discard();
+    return Fail(ErrorKind::kUnavailable, fmt::format("{}: postgres connection lost", what));
+  } catch (const pqxx::sql_error& e) {
+    if (!(*conn)->is_open()) lease.Discard();
+    return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
+  } catch (const std::exception& e) {
+    lease.Discard();
+    return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
+  }
+}
+
 Result<void> PgStore::Ping() {
   return InTransaction<bool>("ping", [](work& w) -> Result<bool> {
            w.exec("SELECT 1");
@@ -605,7 +625,7 @@ Result<v1::GetMailboxResponse> PgStore::GetMailbox(const v1::GetMailboxRequest& 
     if (!n) return tl::unexpected(n.error());
     name = *n;
   }
-  return InTransaction<v1::GetMailboxResponse>("get mailbox", [&](work& w) -> Result<v1::GetMailboxResponse> {
+  return Read<v1::GetMailboxResponse>("get mailbox", [&](pqxx::transaction_base& w) -> Result<v1::GetMailboxResponse> {
     std::string sql = std::string("SELECT ") + kMailboxCols + (r.with_counts() ? kCountCols : "") +
                       " FROM mailboxes m WHERE m.account_id = $1 AND ";
     pqxx::result res = r.key_case() == v1::GetMailboxRequest::kName
@@ -715,11 +735,7 @@ Result<v1::FetchResponse> PgStore::FetchPage(const v1::FetchRequest& r, uint32_t
   auto cond = UidSetCondition(r.uids());
   if (!cond) return tl::unexpected(cond.error());
   uint32_t page = r.page_size() == 0 ? 1000 : std::min<uint32_t>(r.page_size(), 10000);
-  return InTransaction<v1::FetchResponse>("fetch", [&](work& w) -> Result<v1::FetchResponse> {
-    if (after_uid == 0 &&
-        w.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND mailbox_id = $2", r.account_id(), r.mailbox_id())
-            .empty())
-      return Fail(ErrorKind::kNotFound, "no such mailbox");
+  return Read<v1::FetchResponse>("fetch", [&](pqxx::transaction_base& w) -> Result<v1::FetchResponse> {
     const char* parsed_cols = !r.with_parsed() ? "" : r.without_text() ? ", parsed" : ", parsed, body_text";
     std::string sql = std::string("SELECT ") + kMessageCols + parsed_cols +
                       " FROM messages WHERE account_id = $1 AND mailbox_id = $2 AND uid > $3 AND " + *cond +
@@ -729,6 +745,12 @@ Result<v1::FetchResponse> PgStore::FetchPage(const v1::FetchRequest& r, uint32_t
     for (const auto& row : w.exec_params(sql, r.account_id(), r.mailbox_id(), after_uid, page,
                                          static_cast<int64_t>(r.changed_since())))
       *resp.add_messages() = MessageFromRow(row, r.with_parsed(), r.without_text());
+    // Nothing on the first page: tell "no such mailbox" from "no such messages"
+    // (only then: the common case costs one statement).
+    if (after_uid == 0 && resp.messages_size() == 0 &&
+        w.exec_params("SELECT 1 FROM mailboxes WHERE account_id = $1 AND mailbox_id = $2", r.account_id(), r.mailbox_id())
+            .empty())
+      return Fail(ErrorKind::kNotFound, "no such mailbox");
     return resp;
   });
 }
@@ -927,16 +949,19 @@ Result<v1::ExpungeResponse> PgStore::Expunge(const v1::ExpungeRequest& r) {
 
 Result<v1::ChangesResponse> PgStore::Changes(const v1::ChangesRequest& r) {
   uint32_t page = r.page_size() == 0 ? 1000 : std::min<uint32_t>(r.page_size(), 10000);
-  return InTransaction<v1::ChangesResponse>("changes", [&](work& w) -> Result<v1::ChangesResponse> {
+  return Read<v1::ChangesResponse>("changes", [&](pqxx::transaction_base& w) -> Result<v1::ChangesResponse> {
+    // highestmodseq first: every change up to it is then in the reads below.
     auto mb = w.exec_params(
-        "SELECT highestmodseq, uidnext, (SELECT count(*) FROM messages x WHERE x.account_id = m.account_id"
-        " AND x.mailbox_id = m.mailbox_id) FROM mailboxes m WHERE account_id = $1 AND mailbox_id = $2",
+        r.with_count() ? "SELECT highestmodseq, uidnext, (SELECT count(*) FROM messages x WHERE x.account_id ="
+                         " m.account_id AND x.mailbox_id = m.mailbox_id) FROM mailboxes m"
+                         " WHERE account_id = $1 AND mailbox_id = $2"
+                       : "SELECT highestmodseq, uidnext FROM mailboxes WHERE account_id = $1 AND mailbox_id = $2",
         r.account_id(), r.mailbox_id());
     if (mb.empty()) return Fail(ErrorKind::kNotFound, "no such mailbox");
     v1::ChangesResponse resp;
     resp.set_highestmodseq(mb[0][0].as<uint64_t>());
     resp.set_uidnext(static_cast<uint32_t>(std::min<uint64_t>(mb[0][1].as<uint64_t>(), UINT32_MAX)));
-    resp.set_messages(mb[0][2].as<uint32_t>());
+    if (r.with_count()) resp.set_messages(mb[0][2].as<uint32_t>());
     int64_t since = static_cast<int64_t>(r.since_modseq());
     for (const auto& row : w.exec_params(std::string("SELECT ") + kMessageCols +
                                              " FROM messages WHERE account_id = $1 AND mailbox_id = $2 AND modseq > $3"
@@ -1043,7 +1068,7 @@ Result<v1::SearchResponse> PgStore::Search(const v1::SearchRequest& r) {
     if (!c) return tl::unexpected(c.error());
     where += " AND " + *c;
   }
-  return InTransaction<v1::SearchResponse>("search", [&](work& w) -> Result<v1::SearchResponse> {
+  return Read<v1::SearchResponse>("search", [&](pqxx::transaction_base& w) -> Result<v1::SearchResponse> {
     auto mb = w.exec_params("SELECT highestmodseq FROM mailboxes WHERE account_id = $1 AND mailbox_id = $2",
                             r.account_id(), r.mailbox_id());
     if (mb.empty()) return Fail(ErrorKind::kNotFound, "no such mailbox");

@@ -109,6 +109,11 @@ class PgStore {
   // Runs fn in a transaction with retries on serialization failure / deadlock.
   template <class T, class Fn>
   Result<T> InTransaction(const char* what, Fn fn);
+  // Read-only statements in autocommit (no BEGIN/COMMIT round trips). Each
+  // statement sees its own snapshot, exactly as in a READ COMMITTED
+  // transaction, so readers lose nothing by it.
+  template <class T, class Fn>
+  Result<T> Read(const char* what, Fn fn);
   std::shared_ptr<ConnectionPool> pool_;
 };
 

@@ -306,6 +306,7 @@ class PgStoreTest : public ::testing::Test {
     r.set_account_id(account);
     r.set_mailbox_id(mailbox_id);
     r.set_since_modseq(since);
+    r.set_with_count(true);
     return MUST(S().Changes(r));
   }
   v1::Mailbox Create(uint64_t account, const std::string& name, v1::SpecialUse use = v1::SPECIAL_USE_NONE,
