@@ -103,6 +103,17 @@ class UidList {
     }
     ++size_;
   }
+  // Appends first..last, all above back().
+  void AppendRun(uint32_t first, uint32_t last) {
+    assert(first <= last && (empty() || first > back()));
+    if (!runs_.empty() && runs_.back().last() + 1 == first) {
+      runs_.back().count += last - first + 1;
+    } else {
+      runs_.push_back(Run{first, last - first + 1});
+      starts_.push_back(static_cast<uint32_t>(size_));
+    }
+    size_ += last - first + 1;
+  }
   void reserve(size_t) {}  // runs need no per-message room
   void clear() {
     runs_.clear();

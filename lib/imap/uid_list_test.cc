@@ -41,6 +41,18 @@ TEST(UidList, ConsecutiveDeliveriesAreOneRun) {
   EXPECT_EQ(l.runs().size(), 1u);
 }
 
+TEST(UidList, AppendRunMergesAdjacentRuns) {
+  UidList l;
+  l.AppendRun(1, 5);
+  l.AppendRun(6, 8);   // adjacent: one run
+  l.AppendRun(10, 10);
+  EXPECT_EQ(l.ToVector(), (std::vector<uint32_t>{1, 2, 3, 4, 5, 6, 7, 8, 10}));
+  EXPECT_EQ(l.runs().size(), 2u);
+  EXPECT_EQ(l.IndexOf(10), 8u);
+  l.push_back(11);
+  EXPECT_EQ(l.runs().size(), 2u);
+}
+
 TEST(UidList, StandardAlgorithmsWork) {
   UidList l(std::vector<uint32_t>{2, 3, 4, 10, 11, 20});
   auto it = std::lower_bound(l.begin(), l.end(), 5u);

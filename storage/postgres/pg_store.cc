@@ -634,6 +634,22 @@ Result<v1::GetMailboxResponse> PgStore::GetMailbox(const v1::GetMailboxRequest& 
     if (res.empty()) return Fail(ErrorKind::kNotFound, "no such mailbox");
     v1::GetMailboxResponse resp;
     *resp.mutable_mailbox() = MailboxFromRow(res[0], r.with_counts());
+    if (r.with_view()) {
+      // Runs of consecutive UIDs ("gaps and islands"): uid - row_number() is
+      // constant within a run. One index scan; only the runs cross the wire.
+      uint32_t first_unseen = 0;
+      for (const auto& row : w.exec_params(
+               "SELECT min(uid), max(uid), min(uid) FILTER (WHERE flags & 1 = 0) FROM"
+               " (SELECT uid, flags, uid - row_number() OVER (ORDER BY uid) AS run FROM messages"
+               "  WHERE account_id = $1 AND mailbox_id = $2) t GROUP BY run ORDER BY 1",
+               r.account_id(), resp.mailbox().mailbox_id())) {
+        auto* range = resp.mutable_view()->add_ranges();
+        range->set_first(row[0].as<uint32_t>());
+        range->set_last(row[1].as<uint32_t>());
+        if (!row[2].is_null() && !first_unseen) first_unseen = row[2].as<uint32_t>();
+      }
+      resp.set_first_unseen_uid(first_unseen);
+    }
     return resp;
   });
 }

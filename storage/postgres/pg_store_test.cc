@@ -683,6 +683,32 @@ TEST_F(PgStoreTest, FetchPagesThroughALargeMailboxAndHonoursUidSets) {
   EXPECT_TRUE(FailsWith(TryFetch(a, 987654321, All()), ErrorKind::kNotFound));
 }
 
+TEST_F(PgStoreTest, GetMailboxWithViewGivesUidRunsAndFirstUnseen) {
+  uint64_t a = NewAccount("view@example.com");
+  uint64_t inbox = MailboxId(a, "INBOX");
+  v1::GetMailboxRequest g;
+  g.set_account_id(a);
+  g.set_mailbox_id(inbox);
+  g.set_with_view(true);
+  auto empty = MUST(S().GetMailbox(g));
+  EXPECT_EQ(empty.view().ranges_size(), 0);
+  EXPECT_EQ(empty.first_unseen_uid(), 0u);
+  for (int i = 1; i <= 9; ++i) Put(a, inbox, 100, i <= 4 || i == 6 ? v1::FLAG_SEEN : 0);
+  MUST(S().Expunge(ExpungeReq(a, inbox, Uids({{3, 3}, {5, 5}, {9, 9}}), /*force=*/true)));
+  auto v = MUST(S().GetMailbox(g));
+  // 1 2 4 6 7 8 left; unseen among them: 7 and 8 (5 and 9 are gone).
+  ASSERT_EQ(v.view().ranges_size(), 3);
+  EXPECT_EQ(v.view().ranges(0).first(), 1u);
+  EXPECT_EQ(v.view().ranges(0).last(), 2u);
+  EXPECT_EQ(v.view().ranges(1).first(), 4u);
+  EXPECT_EQ(v.view().ranges(1).last(), 4u);
+  EXPECT_EQ(v.view().ranges(2).first(), 6u);
+  EXPECT_EQ(v.view().ranges(2).last(), 8u);
+  EXPECT_EQ(v.first_unseen_uid(), 7u);
+  g.set_with_view(false);
+  EXPECT_EQ(MUST(S().GetMailbox(g)).view().ranges_size(), 0) << "only on request";
+}
+
 TEST_F(PgStoreTest, FetchChangedSinceAndParsedFieldsRoundTrip) {
   uint64_t a = NewAccount("p@example.com");
   uint64_t inbox = MailboxId(a, "INBOX");

@@ -149,6 +149,10 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   v1::GetMailboxRequest greq;
   greq.set_account_id(s.account_id());
   greq.set_name(*name);
+  // Without QRESYNC the view comes with the mailbox in one call (runs of UIDs).
+  // With it, the view and the changes to report must come from the same pages
+  // (QresyncLines), so the messages are paged below instead.
+  greq.set_with_view(!args.qresync);
   auto mb = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::GetMailbox, std::move(greq));
   if (!mb) {
     if (mb.error().kind == ErrorKind::kNotFound || mb.error().kind == ErrorKind::kInvalidInput)
@@ -175,7 +179,14 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   const bool qresync = args.qresync && args.qresync->uidvalidity == m.uidvalidity();
   const uint64_t client_modseq = qresync ? args.qresync->modseq : UINT64_MAX;
   std::vector<v1::MessageMeta> changed;
-  auto fetched = co_await FetchMetaEach(
+  Result<void> fetched;
+  if (!args.qresync) {
+    for (const auto& r : mb->view().ranges()) sel.uids.AppendRun(r.first(), r.last());
+    if (!sel.uids.empty()) uidnext = std::max(uidnext, sel.uids.back() + 1);
+    if (auto i = sel.uids.IndexOf(mb->first_unseen_uid()); i && mb->first_unseen_uid())
+      first_unseen = static_cast<uint32_t>(*i) + 1;
+  } else {
+  fetched = co_await FetchMetaEach(
       s, m.mailbox_id(), std::move(all), false,
       [&sel, &first_unseen, &uidnext, &changed, client_modseq](const v1::MessageMeta& meta) {
         sel.uids.push_back(meta.uid());
@@ -184,6 +195,7 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
         uidnext = std::max(uidnext, meta.uid() + 1);
         if (meta.modseq() > client_modseq) changed.push_back(meta);
       });
+  }
   if (!fetched) {
     log::Warn("Fetch failed", {{"error", fetched.error().message}});
     co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
