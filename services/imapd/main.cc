@@ -2,6 +2,7 @@
 // (first slice: see README.md).
 //
 // Usage: columba-imapd [--config FILE]   (config keys: services/imapd/README.md)
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <iostream>
@@ -72,6 +73,8 @@ int main(int argc, char** argv, char** envp) {
   auto metad_deadline = r.Duration("metad", "deadline", std::chrono::seconds(30), std::chrono::milliseconds(100),
                                    std::chrono::minutes(10));
   int workers = static_cast<int>(r.Int("service", "blocking_threads", 16, 1, 1024));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int hash_workers = static_cast<int>(r.Int("service", "hash_threads", std::max(1, cores / 2), 1, 256));
   auto scfg = storage::ReadStorageConfig(r, true, true);
   auto ecfg = storage::ReadEphemeralConfig(r);
   auto hp = obs::SplitHostPort(listen);
@@ -117,10 +120,11 @@ int main(int argc, char** argv, char** envp) {
   net::ServiceRuntime rt("imapd");
   rpc::MetadClient metad(metad_address, metad_deadline);
   net::BlockingPool pool(static_cast<size_t>(workers), 10'000);
+  net::BlockingPool hash_pool(static_cast<size_t>(hash_workers), 10'000);
   imapd::ImapMetrics metrics(*rt.registry());
   imapd::WatchHub watches(metad, rt.io().get_executor());
   imapd::ServerContext ctx{cfg,           std::move(*trusted), tls,  *stores->directory, guard, conn_limits, watches,
-                           *stores->blobs, metad,               pool, metrics,           rt};
+                           *stores->blobs, metad,               pool, hash_pool, metrics, rt};
 
   imapd::Listener plain(ctx, false), implicit(ctx, true);
   if (auto l = plain.Listen(hp->first, hp->second); !l) {

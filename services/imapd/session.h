@@ -89,6 +89,9 @@ struct ServerContext {
   storage::BlobStore& blobs;
   rpc::MetadClient& metad;
   net::BlockingPool& pool;
+  // Password hashing only (Argon2id costs ~100 ms of CPU): a small pool of its
+  // own, so a burst of logins cannot take every core from the other sessions.
+  net::BlockingPool& hash_pool;
   ImapMetrics& metrics;
   net::ServiceRuntime& runtime;
 };

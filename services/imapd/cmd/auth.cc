@@ -113,19 +113,30 @@ asio::awaitable<AuthResult> CheckCredentials(Session& s, std::string user, std::
   std::string user_key = LoginKey(user);
   co_await WaitPenalty(s, user_key);
   std::string address = storage::NormalizeAddress(user).value_or(std::string());
-  // Lookup and verification in one worker call; an empty optional is "no such
-  // user, disabled, or wrong password", told apart by nobody.
+  // Lookup on the worker pool (network), verification on the hashing pool
+  // (CPU). An empty optional is "no such user, disabled, or wrong password",
+  // told apart by nobody.
   Result<std::optional<storage::Account>> found = co_await ctx.pool.Run(
-      [&ctx, &address, &password]() -> Result<std::optional<storage::Account>> {
+      [&ctx, &address]() -> Result<std::optional<storage::Account>> {
         if (address.empty()) return std::optional<storage::Account>();
         auto a = ctx.directory.Lookup(address);
         if (!a && a.error().kind == ErrorKind::kInvalidInput) return std::optional<storage::Account>();
         if (!a) return a;
         if (!a->has_value() || !(*a)->enabled) return std::optional<storage::Account>();
-        auto ok = auth::VerifyPassword(password, (*a)->password_hash);
-        if (!ok || !*ok) return std::optional<storage::Account>();
         return a;
       });
+  if (found && found->has_value()) {
+    const std::string& hash = (**found).password_hash;
+    Result<bool> ok = co_await ctx.hash_pool.Run([&password, &hash]() -> Result<bool> {
+      auto v = auth::VerifyPassword(password, hash);
+      return v && *v;
+    });
+    if (!ok) {
+      found = tl::unexpected(ok.error());  // the hashing queue is full: try again later
+    } else if (!*ok) {
+      found = std::optional<storage::Account>();
+    }
+  }
   if (!found) {
     log::Warn("directory lookup failed", {{"error", found.error().message}});
     ctx.metrics.logins.Add({{"result", "error"}}).Increment();
