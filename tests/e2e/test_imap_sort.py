@@ -132,6 +132,15 @@ class ImapSort(unittest.TestCase):
         self.assertEqual(self.sort("(SUBJECT REVERSE DATE) UTF-8 ALL"), [5, 3, 4, 2, 1, 6, 8, 7, 9])
         self.assertEqual(self.sort("(TO FROM) UTF-8 ALL"), [2, 3, 7, 8, 5, 6, 4, 1, 9])  # all To: tie
 
+    def test_sort_display(self):
+        # RFC 5957 (SORT=DISPLAY): the first From's display name, or its addr-spec when it
+        # has none, compared case-insensitively: alice@..., Bob, carol@... (7, 8),
+        # "Doe, Dan", Erin, Mike, Zed, Zoé.
+        untagged, _ = self.r.command("c", "CAPABILITY")
+        self.assertIn("SORT=DISPLAY", untagged[0])
+        self.assertEqual(self.sort("(DISPLAYFROM) UTF-8 ALL"), [2, 3, 7, 8, 5, 6, 4, 1, 9])
+        self.assertEqual(self.sort("(REVERSE DISPLAYFROM) UTF-8 ALL"), [9, 1, 4, 6, 5, 7, 8, 3, 2])
+
     def test_sort_size_and_arrival(self):
         sizes = {k: int(v) for k, v in self.fetch_numbers("RFC822.SIZE").items()}
         self.assertEqual(self.sort("(SIZE) UTF-8 ALL"), sorted(sizes, key=lambda s: (sizes[s], s)))
