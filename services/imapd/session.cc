@@ -41,7 +41,7 @@ std::unique_ptr<imap::Parser> Session::NewParser() const {
 }
 
 std::string Session::Capabilities() const {
-  std::string caps = "IMAP4rev1 SASL-IR LITERAL+ ID UNSELECT";
+  std::string caps = "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID UNSELECT";
   if (authenticated())
     return caps +
            " IDLE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE NAMESPACE UIDPLUS MOVE MULTIAPPEND ESEARCH SEARCHRES"

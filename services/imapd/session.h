@@ -186,7 +186,13 @@ class Session {
   void EnableCondstore() { condstore_ = true; }
   void EnableQresync() { qresync_ = condstore_ = true; }
   // RFC 6855 UTF8=ACCEPT (ENABLE): mailbox names in UTF-8 both ways, UTF-8 in quoted strings.
-  bool utf8() const { return utf8_; }
+  bool utf8() const { return utf8_ || rev2_; }
+  // RFC 9051 (ENABLE IMAP4rev2): UTF-8 names, no \Recent, ESEARCH answers.
+  bool rev2() const { return rev2_; }
+  void EnableRev2() {
+    rev2_ = true;
+    EnableUtf8();
+  }
   void EnableUtf8() {
     utf8_ = true;
     parser_->SetUtf8Accept(true);
@@ -241,6 +247,7 @@ class Session {
   bool condstore_ = false;
   bool qresync_ = false;
   bool utf8_ = false;
+  bool rev2_ = false;
 };
 
 // Runs a session to completion; `implicit_tls` starts with the TLS handshake.

@@ -10,6 +10,8 @@ capabilities after login, against real imapd + lmtpd + metad + PostgreSQL + slap
   (NO [COMPRESSIONACTIVE]) all work through the compressed stream.
 - UTF8=ACCEPT (RFC 6855): after ENABLE, mailbox names go both ways in UTF-8 (LIST, SELECT,
   CREATE, STATUS, APPEND); a session without it keeps seeing modified UTF-7.
+- IMAP4rev2 (RFC 9051) through ENABLE: SELECT without RECENT/UNSEEN but with a LIST of
+  the mailbox, SEARCH answered with ESEARCH, UTF-8 mailbox names.
 - GETQUOTAROOT / GETQUOTA report the directory's limits and metad's usage (STORAGE in
   KiB rounded up, MESSAGE count); an account without limits has no quota root.
 """
@@ -190,6 +192,26 @@ class ImapExtensions(unittest.TestCase):
         self.assertTrue(done.startswith("x NO"), done)
         plain.close()
         utf8.close()
+
+    def test_imap4rev2(self):
+        r = RawImap(self.imapd.port, read_greeting=False)
+        self.assertIn("IMAP4rev2", r.line())
+        _, done = r.command("l", f'LOGIN "{self.user}" "pw"')
+        self.assertTrue(done.startswith("l OK"), done)
+        # rev1 until enabled.
+        untagged = self.ok(r, "s", "SELECT INBOX")
+        self.assertIn("* 0 RECENT", untagged)
+        self.assertEqual(self.ok(r, "q", "SEARCH SUBJECT odd"), ["* SEARCH 1 3 5"])
+        self.ok(r, "u", "UNSELECT")
+        self.assertEqual(self.ok(r, "e", "ENABLE IMAP4rev2"), ["* ENABLED IMAP4rev2"])
+        untagged = self.ok(r, "s2", "SELECT INBOX")
+        self.assertFalse([l for l in untagged if "RECENT" in l or "[UNSEEN" in l], untagged)
+        self.assertIn('* LIST (\\HasNoChildren) "/" INBOX', untagged)
+        self.assertEqual(self.ok(r, "q2", "SEARCH SUBJECT odd"), ['* ESEARCH (TAG "q2") ALL 1,3,5'])
+        self.assertEqual(self.ok(r, "q3", "UID SEARCH SUBJECT nothing-matches"), ['* ESEARCH (TAG "q3") UID'])
+        self.ok(r, "c", 'CREATE "Ünïcode"')
+        self.assertEqual(self.ok(r, "li", 'LIST "" "Ü*"'), ['* LIST (\\HasNoChildren) "/" "Ünïcode"'])
+        r.close()
 
     def test_quota(self):
         r = self.session()

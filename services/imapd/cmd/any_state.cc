@@ -48,6 +48,9 @@ asio::awaitable<void> CmdEnable(Session& s, const imap::Command& cmd) {
     } else if (c == "UTF8=ACCEPT" && !s.utf8()) {
       s.EnableUtf8();
       enabled += " UTF8=ACCEPT";
+    } else if (c == "IMAP4REV2" && !s.rev2()) {
+      s.EnableRev2();
+      enabled += " IMAP4rev2";
     }
   }
   s.Queue(enabled + "\r\n");

@@ -207,8 +207,16 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
     s.Queue("* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
   else
     s.Queue("* OK " + imap::CodePermanentFlags(all_flags, {}, true) + " Flags permitted.\r\n");
-  s.Queue("* " + std::to_string(sel.uids.size()) + " EXISTS\r\n* 0 RECENT\r\n");
-  if (first_unseen) s.Queue("* OK " + imap::CodeUnseen(first_unseen) + " First unseen.\r\n");
+  s.Queue("* " + std::to_string(sel.uids.size()) + " EXISTS\r\n");
+  if (s.rev2()) {
+    // RFC 9051 6.3.2: no RECENT and no UNSEEN code; a LIST response names the mailbox.
+    std::vector<std::string> attrs{m.has_children() ? "\\HasChildren" : "\\HasNoChildren"};
+    if (const char* su = SpecialUseAttribute(m.special_use())) attrs.push_back(su);
+    s.Queue(imap::FormatListLine("LIST", attrs, '/', MailboxToWire(s, m.name()), true));
+  } else {
+    s.Queue("* 0 RECENT\r\n");
+    if (first_unseen) s.Queue("* OK " + imap::CodeUnseen(first_unseen) + " First unseen.\r\n");
+  }
   s.Queue("* OK " + imap::CodeUidValidity(m.uidvalidity()) + " UIDs valid.\r\n");
   s.Queue("* OK " + imap::CodeUidNext(uidnext) + " Predicted next UID.\r\n");
   s.Queue("* OK " + imap::CodeHighestModseq(m.highestmodseq()) + " Highest.\r\n");

@@ -348,7 +348,8 @@ asio::awaitable<void> CmdSearch(Session& s, const imap::Command& cmd) {
   // 4. MODSEQ of the matches (only with a MODSEQ criterion).
   const auto& opts = args.return_options;
   const bool only_save = save && opts.size() == 1;
-  const bool esearch = args.has_return && !only_save;  // RFC 5182 2.1: SAVE alone, no ESEARCH
+  // RFC 5182 2.1: SAVE alone, no ESEARCH. RFC 9051 6.4.4: IMAP4rev2 always answers ESEARCH.
+  const bool esearch = (args.has_return || s.rev2()) && !only_save;
   const bool want_all = (!esearch && !only_save) || (esearch && (opts.empty() || HasOption(opts, "ALL")));
   const bool want_count = esearch && HasOption(opts, "COUNT");
   const bool want_min = esearch && HasOption(opts, "MIN");
