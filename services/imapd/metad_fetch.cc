@@ -6,39 +6,12 @@
 
 namespace columba::imapd {
 
-asio::awaitable<Result<std::vector<v1::MessageMeta>>> FetchMeta(Session& s, uint64_t mailbox_id, v1::UidSet uids,
-                                                                 bool with_parsed, uint64_t changed_since,
-                                                                 bool without_text) {
-  v1::FetchRequest req;
-  req.set_account_id(s.account_id());
-  req.set_mailbox_id(mailbox_id);
-  *req.mutable_uids() = std::move(uids);
-  req.set_with_parsed(with_parsed);
-  req.set_changed_since(changed_since);
-  req.set_without_text(without_text);
-  auto& metad = s.ctx().metad;
-  co_return co_await s.ctx().pool.Run([&]() -> Result<std::vector<v1::MessageMeta>> {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + metad.deadline());
-    ctx.set_wait_for_ready(true);
-    auto reader = metad.stub().Fetch(&ctx, req);
-    std::vector<v1::MessageMeta> out;
-    v1::FetchResponse page;
-    while (reader->Read(&page))
-      for (auto& m : *page.mutable_messages()) out.push_back(std::move(m));
-    grpc::Status st = reader->Finish();
-    if (!st.ok()) return tl::unexpected(rpc::FromStatus(st));
-    return out;
-  });
-}
+namespace {
 
-asio::awaitable<Result<void>> FetchMetaEach(Session& s, uint64_t mailbox_id, v1::UidSet uids, bool with_parsed,
-                                            std::function<void(const v1::MessageMeta&)> each) {
-  v1::FetchRequest req;
-  req.set_account_id(s.account_id());
-  req.set_mailbox_id(mailbox_id);
-  *req.mutable_uids() = std::move(uids);
-  req.set_with_parsed(with_parsed);
+// One metad Fetch stream read on the blocking pool; `each` sees every message
+// (it may move from it) on the worker thread while the caller waits.
+asio::awaitable<Result<void>> ReadFetch(Session& s, v1::FetchRequest req,
+                                        const std::function<void(v1::MessageMeta&)>& each) {
   auto& metad = s.ctx().metad;
   co_return co_await s.ctx().pool.Run([&]() -> Result<void> {
     grpc::ClientContext ctx;
@@ -47,11 +20,40 @@ asio::awaitable<Result<void>> FetchMetaEach(Session& s, uint64_t mailbox_id, v1:
     auto reader = metad.stub().Fetch(&ctx, req);
     v1::FetchResponse page;
     while (reader->Read(&page))
-      for (const auto& m : page.messages()) each(m);
+      for (auto& m : *page.mutable_messages()) each(m);
     grpc::Status st = reader->Finish();
     if (!st.ok()) return tl::unexpected(rpc::FromStatus(st));
     return {};
   });
+}
+
+v1::FetchRequest MakeFetch(Session& s, uint64_t mailbox_id, v1::UidSet uids, bool with_parsed) {
+  v1::FetchRequest req;
+  req.set_account_id(s.account_id());
+  req.set_mailbox_id(mailbox_id);
+  *req.mutable_uids() = std::move(uids);
+  req.set_with_parsed(with_parsed);
+  return req;
+}
+
+}  // namespace
+
+asio::awaitable<Result<std::vector<v1::MessageMeta>>> FetchMeta(Session& s, uint64_t mailbox_id, v1::UidSet uids,
+                                                                 bool with_parsed, uint64_t changed_since,
+                                                                 bool without_text) {
+  v1::FetchRequest req = MakeFetch(s, mailbox_id, std::move(uids), with_parsed);
+  req.set_changed_since(changed_since);
+  req.set_without_text(without_text);
+  std::vector<v1::MessageMeta> out;
+  auto r = co_await ReadFetch(s, std::move(req), [&out](v1::MessageMeta& m) { out.push_back(std::move(m)); });
+  if (!r) co_return tl::unexpected(r.error());
+  co_return out;
+}
+
+asio::awaitable<Result<void>> FetchMetaEach(Session& s, uint64_t mailbox_id, v1::UidSet uids, bool with_parsed,
+                                            std::function<void(const v1::MessageMeta&)> each) {
+  co_return co_await ReadFetch(s, MakeFetch(s, mailbox_id, std::move(uids), with_parsed),
+                               [&each](v1::MessageMeta& m) { each(m); });
 }
 
 v1::UidSet ToUidSet(const imap::UidList& uids) {

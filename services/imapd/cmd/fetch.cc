@@ -355,8 +355,8 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
       if (it == known.end() || *it != meta.uid()) continue;  // not in this session's view
       if (args.changed_since && meta.modseq() <= changed_since) continue;
       const auto seq = static_cast<uint32_t>(it - known.begin()) + 1;
-      std::optional<LoadedMessage> loaded;
       bool parsed_missing = need_parsed && (meta.parsed().envelope().empty() || meta.parsed().bodystructure().empty());
+      std::string line;  // what follows the last queued part of this response
       if (need_blob && !parsed_missing && meta.size() > ctx.cfg.fetch_stream_threshold &&
           std::all_of(items.begin(), items.end(), [&](const imap::FetchItem& i) {
             return !NeedsBlob(i.type) || WholeMessageRange(i, meta.size()).has_value();
@@ -368,32 +368,24 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
           if (s.closing()) co_return;
           co_return co_await s.Done(cmd.tag, f->status, f->text);
         }
-        std::string tail;
-        if (!has_flags && std::binary_search(newly_seen.begin(), newly_seen.end(), meta.uid())) {
-          std::vector<std::string> kw(meta.keywords().begin(), meta.keywords().end());
-          tail += " FLAGS " + imap::FormatFlags(meta.flags(), kw, false);
-          if (s.qresync() && !cmd.uid) tail += " UID " + std::to_string(meta.uid());
-          if (s.condstore() && !has_modseq) tail += " MODSEQ (" + std::to_string(meta.modseq()) + ")";
+      } else {
+        std::optional<LoadedMessage> loaded;
+        if (need_blob || parsed_missing) {
+          auto raw = co_await ctx.pool.Run(
+              [&]() { return ctx.blobs.Read(meta.blob_id(), 0, std::max<uint64_t>(meta.size(), 1)); });
+          if (!raw) {
+            log::Warn("blob read failed", {{"blob", meta.blob_id()}, {"error", raw.error().message}});
+            co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
+          }
+          loaded.emplace();
+          loaded->raw = std::move(*raw);
+          if (auto p = mail::ParseMessage(loaded->raw)) loaded->parsed = std::move(*p);
         }
-        tail += ")\r\n";
-        s.Queue(tail);
-        if (!co_await s.FlushIfLarge()) co_return;
-        continue;
+        line = "* " + std::to_string(seq) + " FETCH (";
+        if (auto f = AppendItems(line, items, meta, loaded ? &*loaded : nullptr))
+          co_return co_await s.Done(cmd.tag, f->status, f->text);
       }
-      if (need_blob || parsed_missing) {
-        auto raw = co_await ctx.pool.Run(
-            [&]() { return ctx.blobs.Read(meta.blob_id(), 0, std::max<uint64_t>(meta.size(), 1)); });
-        if (!raw) {
-          log::Warn("blob read failed", {{"blob", meta.blob_id()}, {"error", raw.error().message}});
-          co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
-        }
-        loaded.emplace();
-        loaded->raw = std::move(*raw);
-        if (auto p = mail::ParseMessage(loaded->raw)) loaded->parsed = std::move(*p);
-      }
-      std::string line = "* " + std::to_string(seq) + " FETCH (";
-      if (auto f = AppendItems(line, items, meta, loaded ? &*loaded : nullptr))
-        co_return co_await s.Done(cmd.tag, f->status, f->text);
+      // The \Seen this FETCH set, when FLAGS was not asked for (RFC 3501 6.4.5).
       if (!has_flags && std::binary_search(newly_seen.begin(), newly_seen.end(), meta.uid())) {
         std::vector<std::string> kw(meta.keywords().begin(), meta.keywords().end());
         line += " FLAGS " + imap::FormatFlags(meta.flags(), kw, false);
