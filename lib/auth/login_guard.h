@@ -25,7 +25,7 @@
 //   address). Callers pass an empty IP for trusted networks (not counted).
 //
 //   Failure policy (storage/api/ephemeral.h): counters fail OPEN (an error
-//   counts as no failures and is reported through `errors()` so the service
+//   counts as no failures and is reported through `TakeErrors()` so the service
 //   can count it); a POP-before-SMTP record that cannot be written is simply
 //   missing (the SMTP side then asks for AUTH: fail closed there).
 //
@@ -73,8 +73,9 @@ class LoginGuard {
   // false when it could not be recorded.
   bool RecordPopBeforeSmtp(std::string_view ip, std::string_view user);
 
-  // Ephemeral calls that failed since start (for a metric).
-  uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+  // Ephemeral calls that failed since the last call (all callers together), so
+  // a service adds exactly this to its error counter, whatever runs concurrently.
+  uint64_t TakeErrors() { return errors_.exchange(0, std::memory_order_relaxed); }
 
  private:
   static std::string IpKey(std::string_view ip) { return "authfail:ip:" + std::string(ip); }

@@ -54,7 +54,7 @@ TEST_F(Fixture, FailuresCountPerIpAndPerUserAndExpireWithTheWindow) {
   EXPECT_EQ(guard.RecentFailures("192.0.2.1", "carol@example.org"), 2);
   now += milliseconds(61'000);
   EXPECT_EQ(guard.RecentFailures("192.0.2.1", "alice@example.org"), 0);
-  EXPECT_EQ(guard.errors(), 0u);
+  EXPECT_EQ(guard.TakeErrors(), 0u);
 }
 
 TEST_F(Fixture, SuccessResetsTheUserButNotTheAddress) {
@@ -75,7 +75,7 @@ TEST_F(Fixture, OverlongNamesAreNotCountedAndAreNotErrors) {
   std::string junk(5000, 'x');
   guard.RecordFailure("192.0.2.1", junk);
   EXPECT_EQ(guard.RecentFailures("192.0.2.1", junk), 1);
-  EXPECT_EQ(guard.errors(), 0u);
+  EXPECT_EQ(guard.TakeErrors(), 0u);
 }
 
 TEST_F(Fixture, PopBeforeSmtpRecordsTheUserForTheWindow) {
@@ -121,7 +121,8 @@ TEST(LoginGuardDown, FailsOpenAndCountsTheErrors) {
   g.RecordFailure("192.0.2.1", "alice@example.org");
   EXPECT_EQ(g.RecentFailures("192.0.2.1", "alice@example.org"), 0);
   EXPECT_FALSE(g.RecordPopBeforeSmtp("192.0.2.1", "alice@example.org"));
-  EXPECT_EQ(g.errors(), 5u);  // 2 increments, 2 gets, 1 record
+  EXPECT_EQ(g.TakeErrors(), 5u);  // 2 increments, 2 gets, 1 record
+  EXPECT_EQ(g.TakeErrors(), 0u);  // taken once
 }
 
 TEST(LoginGuardNone, WithoutAStoreNothingIsCountedOrRecorded) {
@@ -129,7 +130,7 @@ TEST(LoginGuardNone, WithoutAStoreNothingIsCountedOrRecorded) {
   g.RecordFailure("192.0.2.1", "alice@example.org");
   EXPECT_EQ(g.RecentFailures("192.0.2.1", "alice@example.org"), 0);
   EXPECT_FALSE(g.RecordPopBeforeSmtp("192.0.2.1", "alice@example.org"));
-  EXPECT_EQ(g.errors(), 0u);
+  EXPECT_EQ(g.TakeErrors(), 0u);
 }
 
 }  // namespace

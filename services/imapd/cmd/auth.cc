@@ -26,6 +26,8 @@
 //   Never accepts a plaintext password on an unencrypted connection from an
 //   untrusted network (unless allow_plaintext_auth), never logs a password or
 //   a SASL message, never tells an unknown user from a wrong password.
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "lib/auth/password.h"
@@ -52,14 +54,30 @@ asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
   co_await t.async_wait(kNoThrow);
 }
 
+// The enabled account of `address` (worker thread: the directory blocks). An
+// empty optional is "unknown, malformed or disabled", told apart by nobody; an
+// error is the directory failing.
+Result<std::optional<storage::Account>> LookupEnabled(ServerContext& ctx, const std::string& address) {
+  if (address.empty()) return std::optional<storage::Account>();
+  auto a = ctx.directory.Lookup(address);
+  if (!a && a.error().kind == ErrorKind::kInvalidInput) return std::optional<storage::Account>();
+  if (!a) return a;
+  if (!a->has_value() || !(*a)->enabled) return std::optional<storage::Account>();
+  return a;
+}
+
+// Redis calls of the login guard that failed (it fails open) into the error metric.
+void CountGuardErrors(ServerContext& ctx) {
+  if (uint64_t n = ctx.guard.TakeErrors()) ctx.metrics.errors.Add({{"kind", "redis"}}).Increment(static_cast<double>(n));
+}
+
 // The penalty for recent failures of this address (untrusted only) or user.
 asio::awaitable<void> WaitPenalty(Session& s, std::string user_key) {
   ServerContext& ctx = s.ctx();
   std::string ip = s.trusted() ? std::string() : s.peer_ip();
-  uint64_t errors_before = ctx.guard.errors();
   Result<int64_t> failures = co_await ctx.pool.Run(
       [&ctx, &ip, &user_key]() -> Result<int64_t> { return ctx.guard.RecentFailures(ip, user_key); });
-  if (ctx.guard.errors() != errors_before) ctx.metrics.errors.Add({{"kind", "redis"}}).Increment();
+  CountGuardErrors(ctx);
   co_await Sleep(auth::PenaltyDelay(failures.value_or(0), ctx.guard.config()));
 }
 
@@ -74,6 +92,7 @@ asio::awaitable<AuthResult> Conclude(Session& s, std::string user_key, std::opti
       ctx.guard.RecordFailure(ip, user_key);
       return true;
     });
+    CountGuardErrors(ctx);
     co_await Sleep(ctx.guard.config().failure_delay);
     co_return AuthResult::kFailed;
   }
@@ -94,12 +113,13 @@ asio::awaitable<AuthResult> Conclude(Session& s, std::string user_key, std::opti
     co_return AuthResult::kUnavailable;
   }
   std::string address = account->address;
-  bool record = !s.trusted();
+  bool record = !s.trusted() && ctx.guard.config().pop_before_smtp_ttl.count() > 0;
   Result<bool> recorded = co_await ctx.pool.Run([&ctx, &ip, &address, &user_key, record]() -> Result<bool> {
     ctx.guard.RecordSuccess(user_key);
     if (address != user_key) ctx.guard.RecordSuccess(address);
     return record ? ctx.guard.RecordPopBeforeSmtp(ip, address) : true;
   });
+  CountGuardErrors(ctx);
   if (!recorded.value_or(false)) ctx.metrics.errors.Add({{"kind", "pop_before_smtp"}}).Increment();
   ctx.metrics.logins.Add({{"result", "ok"}}).Increment();
   log::Info("login", {{"peer", s.peer_ip()}, {"user", address}});
@@ -116,15 +136,8 @@ asio::awaitable<AuthResult> CheckCredentials(Session& s, std::string user, std::
   // Lookup on the worker pool (network), verification on the hashing pool
   // (CPU). An empty optional is "no such user, disabled, or wrong password",
   // told apart by nobody.
-  Result<std::optional<storage::Account>> found = co_await ctx.pool.Run(
-      [&ctx, &address]() -> Result<std::optional<storage::Account>> {
-        if (address.empty()) return std::optional<storage::Account>();
-        auto a = ctx.directory.Lookup(address);
-        if (!a && a.error().kind == ErrorKind::kInvalidInput) return std::optional<storage::Account>();
-        if (!a) return a;
-        if (!a->has_value() || !(*a)->enabled) return std::optional<storage::Account>();
-        return a;
-      });
+  Result<std::optional<storage::Account>> found =
+      co_await ctx.pool.Run([&ctx, &address] { return LookupEnabled(ctx, address); });
   if (found && found->has_value()) {
     const std::string& hash = (**found).password_hash;
     Result<bool> ok = co_await ctx.hash_pool.Run([&password, &hash]() -> Result<bool> {
@@ -242,15 +255,28 @@ asio::awaitable<void> AuthLogin(Session& s, std::string tag, const imap::Authent
 }
 
 // A made-up SCRAM secret for names without a real one: stable per name within
-// this process, so repeated attempts look like a real account.
+// this process, so repeated attempts look like a real account. Keyed hashes of
+// the name, no key derivation: a real account's secret is read, not derived,
+// so deriving here would make unknown names measurably slower.
 auth::ScramSecret DecoySecret(std::string_view name) {
   static const std::string key = [] {
     std::string k(32, '\0');
     RAND_bytes(reinterpret_cast<unsigned char*>(k.data()), static_cast<int>(k.size()));
     return k;
   }();
-  auth::ScramSecret fake = auth::DeriveScramSecret(key, std::string(key) + std::string(name), 4096);
-  fake.salt = fake.stored_key.substr(0, 16);
+  auto mac = [&name](std::string_view label) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    std::string data = std::string(label) + '\0' + std::string(name);
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+         data.size(), out, &len);
+    return std::string(reinterpret_cast<const char*>(out), len);
+  };
+  auth::ScramSecret fake;
+  fake.iterations = 4096;
+  fake.salt = mac("salt").substr(0, 16);
+  fake.stored_key = mac("stored");
+  fake.server_key = mac("server");
   return fake;
 }
 
@@ -272,17 +298,14 @@ asio::awaitable<void> AuthScram(Session& s, std::string tag, const imap::Authent
   };
   std::string address = storage::NormalizeAddress(*user).value_or(std::string());
   Result<Found> found = co_await ctx.pool.Run([&ctx, &address, &user_key]() -> Result<Found> {
+    auto a = LookupEnabled(ctx, address);
+    if (!a) return tl::unexpected(a.error());
     Found f;
-    if (!address.empty()) {
-      auto a = ctx.directory.Lookup(address);
-      if (!a && a.error().kind != ErrorKind::kInvalidInput) return tl::unexpected(a.error());
-      if (a && a->has_value() && (*a)->enabled) {
-        if (auto sec = auth::ParseScramSecret((*a)->password_hash);
-            sec && (*a)->password_hash.rfind("{SCRAM-SHA-256}", 0) == 0) {
-          f.secret = *sec;
-          f.account = **a;
-          return f;
-        }
+    if (a->has_value() && (*a)->password_hash.rfind("{SCRAM-SHA-256}", 0) == 0) {
+      if (auto sec = auth::ParseScramSecret((*a)->password_hash)) {
+        f.secret = *sec;
+        f.account = std::move(**a);
+        return f;
       }
     }
     f.secret = DecoySecret(user_key);
