@@ -208,10 +208,15 @@ asio::awaitable<void> Session::ProtocolError(const imap::ProtocolError& e) {
   if (!e.code.empty()) line += "[" + e.code + "] ";
   line += e.text + "\r\n";
   Queue(line);
-  const bool bye = ++bad_commands_ > ctx_.cfg.max_bad_commands;
-  if (bye) Queue("* BYE Too many invalid commands.\r\n");
+  co_await Flush();
+  co_await CountBadCommand();
+}
+
+asio::awaitable<void> Session::CountBadCommand() {
+  if (++bad_commands_ <= ctx_.cfg.max_bad_commands) co_return;
+  Queue("* BYE Too many invalid commands.\r\n");
   co_await Flush();  // before closing: Flush writes nothing once closing
-  if (bye) closing_ = true;
+  closing_ = true;
 }
 
 asio::awaitable<void> Session::Dispatch(const imap::Command& cmd) {
@@ -219,11 +224,7 @@ asio::awaitable<void> Session::Dispatch(const imap::Command& cmd) {
   if (std::holds_alternative<imap::UnknownArgs>(cmd.args)) {
     ctx_.metrics.commands.Add({{"command", "unknown"}}).Increment();
     co_await Done(cmd.tag, "BAD", "Unknown command.");
-    if (++bad_commands_ > ctx_.cfg.max_bad_commands) {
-      Queue("* BYE Too many invalid commands.\r\n");
-      co_await Flush();
-      closing_ = true;
-    }
+    co_await CountBadCommand();
     co_return;
   }
   ctx_.metrics.commands.Add({{"command", spec ? std::string(spec->name) : std::string("unsupported")}}).Increment();

@@ -118,8 +118,7 @@ struct SelectedMailbox {
 struct IdleSignal {
   explicit IdleSignal(asio::any_io_executor ex) : timer(std::move(ex)) {}
   asio::steady_timer timer;
-  bool change = false;       // Watch reported a change (or became ready)
-  bool watch_ended = false;  // unused since the WatchHub retries on its own
+  bool change = false;  // Watch reported a change (or became ready)
   void Wake() { timer.cancel(); }
 };
 
@@ -212,6 +211,8 @@ class Session {
  private:
   asio::awaitable<void> Dispatch(const imap::Command& cmd);
   asio::awaitable<void> ProtocolError(const imap::ProtocolError& e);
+  // After a BAD has been flushed: past imap.max_bad_commands, BYE and close.
+  asio::awaitable<void> CountBadCommand();
   void ArmIdleTimer();
   std::unique_ptr<imap::Parser> NewParser() const;
 
