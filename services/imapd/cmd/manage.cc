@@ -25,11 +25,6 @@ namespace columba::imapd {
 
 namespace {
 
-
-// The wire name decoded to UTF-8 with INBOX canonical; nullopt when it is not
-// valid modified UTF-7.
-std::optional<std::string> DecodeName(const Session& s, std::string_view wire) { return MailboxFromWire(s, wire); }
-
 std::string Code(std::string_view code, std::string_view text) {
   std::string out(code);
   out += ' ';
@@ -90,7 +85,7 @@ asio::awaitable<void> CmdCreate(Session& s, const imap::Command& cmd) {
   // to create children under the name; the name itself is created.
   while (!wire.empty() && wire.back() == '/') wire.remove_suffix(1);
   if (wire.empty()) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeCannot, "Invalid mailbox name."));
-  auto name = DecodeName(s, wire);
+  auto name = MailboxFromWire(s, wire);
   if (!name)
     co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeCannot, "Mailbox name is not valid modified UTF-7."));
   if (*name == "INBOX")
@@ -114,7 +109,7 @@ asio::awaitable<void> CmdCreate(Session& s, const imap::Command& cmd) {
 
 asio::awaitable<void> CmdDelete(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::MailboxArgs>(cmd.args);
-  auto name = DecodeName(s, args.mailbox);
+  auto name = MailboxFromWire(s, args.mailbox);
   if (!name) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeNonExistent, "Mailbox doesn't exist."));
   if (*name == "INBOX") co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeCannot, "INBOX can't be deleted."));
   v1::DeleteMailboxRequest req;
@@ -127,12 +122,12 @@ asio::awaitable<void> CmdDelete(Session& s, const imap::Command& cmd) {
 
 asio::awaitable<void> CmdRename(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::RenameArgs>(cmd.args);
-  auto from = DecodeName(s, args.from);
+  auto from = MailboxFromWire(s, args.from);
   if (!from) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeNonExistent, "Mailbox doesn't exist."));
   std::string_view to_wire = args.to;
   while (!to_wire.empty() && to_wire.back() == '/') to_wire.remove_suffix(1);
   if (to_wire.empty()) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeCannot, "Invalid mailbox name."));
-  auto to = DecodeName(s, to_wire);
+  auto to = MailboxFromWire(s, to_wire);
   if (!to)
     co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeCannot, "Mailbox name is not valid modified UTF-7."));
   if (*to == "INBOX")
@@ -152,7 +147,7 @@ asio::awaitable<void> CmdRename(Session& s, const imap::Command& cmd) {
 asio::awaitable<void> CmdSubscribe(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::MailboxArgs>(cmd.args);
   const bool subscribe = cmd.name == "SUBSCRIBE";
-  auto name = DecodeName(s, args.mailbox);
+  auto name = MailboxFromWire(s, args.mailbox);
   if (!name) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeNonExistent, "Mailbox doesn't exist."));
   v1::SubscribeRequest req;
   req.set_account_id(s.account_id());
@@ -165,7 +160,7 @@ asio::awaitable<void> CmdSubscribe(Session& s, const imap::Command& cmd) {
 
 asio::awaitable<void> CmdStatus(Session& s, const imap::Command& cmd) {
   const auto& args = std::get<imap::StatusArgs>(cmd.args);
-  auto name = DecodeName(s, args.mailbox);
+  auto name = MailboxFromWire(s, args.mailbox);
   if (!name) co_return co_await s.Done(cmd.tag, "NO", Code(imap::kCodeNonExistent, "Mailbox doesn't exist."));
   v1::GetMailboxRequest req;
   req.set_account_id(s.account_id());
