@@ -251,7 +251,7 @@ v1::MessageMeta MessageFromRow(const pqxx::row& row, bool with_parsed, bool with
     if (without_text)
       m.mutable_parsed()->clear_headers();
     else
-      m.mutable_parsed()->set_body_text(row[9].as<std::string>());  // stored once, in its column
+      m.mutable_parsed()->set_body_text(row[9].as<std::string>(""));  // stored once, in its column
   }
   return m;
 }
@@ -752,9 +752,13 @@ Result<v1::FetchResponse> PgStore::FetchPage(const v1::FetchRequest& r, uint32_t
   if (!cond) return tl::unexpected(cond.error());
   uint32_t page = r.page_size() == 0 ? 1000 : std::min<uint32_t>(r.page_size(), 10000);
   return Read<v1::FetchResponse>("fetch", [&](pqxx::transaction_base& w) -> Result<v1::FetchResponse> {
+    // The parsed fields live in message_texts (migration v6), shared by copies.
+    // LEFT JOIN: a message whose texts are missing still lists, without them.
     const char* parsed_cols = !r.with_parsed() ? "" : r.without_text() ? ", parsed" : ", parsed, body_text";
-    std::string sql = std::string("SELECT ") + kMessageCols + parsed_cols +
-                      " FROM messages WHERE account_id = $1 AND mailbox_id = $2 AND uid > $3 AND " + *cond +
+    const char* from = r.with_parsed() ? " FROM messages LEFT JOIN message_texts USING (account_id, email_id)"
+                                       : " FROM messages";
+    std::string sql = std::string("SELECT ") + kMessageCols + parsed_cols + from +
+                      " WHERE account_id = $1 AND mailbox_id = $2 AND uid > $3 AND " + *cond +
                       (r.changed_since() ? " AND modseq > $5" : " AND $5::bigint = $5::bigint") +
                       " ORDER BY uid LIMIT $4";
     v1::FetchResponse resp;
@@ -876,10 +880,9 @@ Result<v1::CopyMessagesResponse> CopyInTransaction(work& w, const v1::CopyMessag
     uint64_t dst_modseq = (src.mailbox_id == dst.mailbox_id ? src.highestmodseq : dst.highestmodseq) + 1;
     w.exec_params(
         "INSERT INTO messages (account_id, mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id,"
-        " email_id, parsed, subject, from_text, to_text, cc_text, bcc_text, message_id, sent_at, headers, body_text)"
+        " email_id)"
         " SELECT account_id, $3, $4 + row_number() OVER (ORDER BY uid) - 1, $5, flags, keywords, internal_date, size,"
-        " blob_id, email_id, parsed, subject, from_text, to_text, cc_text, bcc_text, message_id, sent_at, headers,"
-        " body_text FROM messages WHERE account_id = $1 AND mailbox_id = $2 AND " + *cond,
+        " blob_id, email_id FROM messages WHERE account_id = $1 AND mailbox_id = $2 AND " + *cond,
         r.account_id(), r.mailbox_id(), dst.mailbox_id, dst.uidnext, dst_modseq);
     w.exec_params("UPDATE mailboxes SET uidnext = uidnext + $3, highestmodseq = $4 WHERE account_id = $1 AND mailbox_id = $2",
                   r.account_id(), dst.mailbox_id, static_cast<int64_t>(n), dst_modseq);
@@ -1003,6 +1006,7 @@ namespace {
 
 struct SqlBuilder {
   std::vector<std::string> params;  // $3.. (1 and 2 are account and mailbox)
+  bool texts = false;               // a key reads message_texts (migration v6)
   std::string Param(std::string v) {
     params.push_back(std::move(v));
     return "$" + std::to_string(params.size() + 2);
@@ -1024,6 +1028,7 @@ Result<std::string> ListToSql(const v1::SearchKeyList& l, SqlBuilder& b, int dep
 }
 
 std::string Contains(const std::string& column, const std::string& value, SqlBuilder& b) {
+  b.texts = true;
   return "(position(lower(" + b.Param(value) + ") IN lower(" + column + ")) > 0)";
 }
 
@@ -1046,6 +1051,7 @@ Result<std::string> KeyToSql(const v1::SearchKey& k, SqlBuilder& b, int depth) {
     case v1::SearchKey::kText: return Contains("(headers || body_text)", k.text(), b);
     case v1::SearchKey::kHeader: {
       // A header line (unfolded) whose name matches and whose value contains the string.
+      b.texts = true;
       std::string name = b.Param(k.header().name());
       std::string value = b.Param(k.header().value());
       return "(EXISTS (SELECT 1 FROM regexp_split_to_table(headers, E'\\r?\\n(?![ \\t])') h"
@@ -1054,8 +1060,8 @@ Result<std::string> KeyToSql(const v1::SearchKey& k, SqlBuilder& b, int depth) {
     }
     case v1::SearchKey::kBeforeUnix: return "(internal_date < to_timestamp(" + b.Param(std::to_string(k.before_unix())) + "::bigint))";
     case v1::SearchKey::kSinceUnix: return "(internal_date >= to_timestamp(" + b.Param(std::to_string(k.since_unix())) + "::bigint))";
-    case v1::SearchKey::kSentBeforeUnix: return "(sent_at < " + b.Param(std::to_string(k.sent_before_unix())) + "::bigint)";
-    case v1::SearchKey::kSentSinceUnix: return "(sent_at >= " + b.Param(std::to_string(k.sent_since_unix())) + "::bigint)";
+    case v1::SearchKey::kSentBeforeUnix: b.texts = true; return "(sent_at < " + b.Param(std::to_string(k.sent_before_unix())) + "::bigint)";
+    case v1::SearchKey::kSentSinceUnix: b.texts = true; return "(sent_at >= " + b.Param(std::to_string(k.sent_since_unix())) + "::bigint)";
     case v1::SearchKey::kLarger: return "(size > " + b.Param(std::to_string(k.larger())) + "::bigint)";
     case v1::SearchKey::kSmaller: return "(size < " + b.Param(std::to_string(k.smaller())) + "::bigint)";
     case v1::SearchKey::kModseqAtLeast: return "(modseq >= " + b.Param(std::to_string(k.modseq_at_least())) + "::bigint)";
@@ -1090,7 +1096,10 @@ Result<v1::SearchResponse> PgStore::Search(const v1::SearchRequest& r) {
     if (mb.empty()) return Fail(ErrorKind::kNotFound, "no such mailbox");
     std::vector<std::string> all = {std::to_string(r.account_id()), std::to_string(r.mailbox_id())};
     all.insert(all.end(), b.params.begin(), b.params.end());
-    auto res = w.exec_params("SELECT uid FROM messages WHERE account_id = $1::bigint AND mailbox_id = $2::bigint AND " +
+    // Text keys read message_texts; a message without texts matches none of them.
+    const char* from = b.texts ? "SELECT uid FROM messages LEFT JOIN message_texts USING (account_id, email_id)"
+                               : "SELECT uid FROM messages";
+    auto res = w.exec_params(std::string(from) + " WHERE account_id = $1::bigint AND mailbox_id = $2::bigint AND " +
                                  where + " ORDER BY uid",
                              pqxx::prepare::make_dynamic_params(all));
     v1::SearchResponse resp;

@@ -1069,6 +1069,58 @@ TEST_F(PgStoreTest, ExpungeRemovesDeletedAndChangesReportsVanished) {
   for (int i = 1; i < call.changed_size(); ++i) EXPECT_LE(call.changed(i - 1).modseq(), call.changed(i).modseq());
 }
 
+// Migration v6: texts live once per email_id in message_texts, shared by copies,
+// and go with the last message that names them, whichever way it goes.
+TEST_F(PgStoreTest, CopiesShareTheirTextsAndTheLastMessageTakesThemAlong) {
+  uint64_t a = NewAccount("texts@example.com");
+  uint64_t inbox = MailboxId(a, "INBOX");
+  auto texts = [&] {
+    pqxx::connection c(db_->uri());
+    pqxx::nontransaction n(c);
+    return n.exec_params1("SELECT count(*) FROM message_texts WHERE account_id = $1", a)[0].as<int>();
+  };
+  auto subject_in = [&](uint64_t mailbox) {
+    v1::SearchKey k;
+    k.set_subject("QUARTERLY");
+    return SearchUids(a, mailbox, {k});
+  };
+  auto req = AppendReq(a, inbox, 100);
+  req.mutable_parsed()->set_subject("Quarterly report");
+  req.mutable_parsed()->set_body_text("the numbers are in");
+  MUST(S().Append(req));
+  Put(a, inbox);  // uid 2: a message of its own
+  EXPECT_EQ(texts(), 2);
+
+  uint64_t arch = Create(a, "Arch").mailbox_id();
+  MUST(S().CopyMessages(CopyReq(a, inbox, One(1), arch, false)));
+  EXPECT_EQ(texts(), 2) << "a copy shares its original's texts";
+  EXPECT_EQ(subject_in(arch), std::vector<uint32_t>{1});
+  auto copy = Fetch(a, arch, All(), /*with_parsed=*/true);
+  ASSERT_EQ(copy.size(), 1u);
+  EXPECT_EQ(copy[0].parsed().subject(), "Quarterly report");
+  EXPECT_EQ(copy[0].parsed().body_text(), "the numbers are in");
+
+  MUST(S().Expunge(ExpungeReq(a, inbox, One(1), /*force=*/true)));
+  EXPECT_EQ(texts(), 2) << "the copy in Arch still names them";
+  EXPECT_EQ(Fetch(a, arch, All(), true)[0].parsed().subject(), "Quarterly report");
+
+  MUST(S().CopyMessages(CopyReq(a, arch, One(1), inbox, /*move=*/true)));
+  EXPECT_EQ(texts(), 2) << "MOVE keeps them";
+  EXPECT_EQ(subject_in(inbox), std::vector<uint32_t>{3});
+  EXPECT_TRUE(subject_in(arch).empty());
+
+  MUST(S().CopyMessages(CopyReq(a, inbox, One(3), arch, false)));
+  MUST(S().Expunge(ExpungeReq(a, inbox, One(3), true)));
+  EXPECT_EQ(texts(), 2);
+  v1::DeleteMailboxRequest d;
+  d.set_account_id(a);
+  d.set_name("Arch");
+  MUST(S().DeleteMailbox(d));
+  EXPECT_EQ(texts(), 1) << "deleting the mailbox with the last copy drops the texts";
+  MUST(S().Expunge(ExpungeReq(a, inbox, One(2), true)));
+  EXPECT_EQ(texts(), 0);
+}
+
 // ------------------------------------------------------------ mailboxes
 
 TEST_F(PgStoreTest, CreateMakesParentsAndRefusesDuplicates) {
