@@ -1,4 +1,4 @@
-// metad_fetch.cc - metad Fetch (server streaming) on the blocking pool.
+// metad_fetch.cc - metad FetchPage (unary) for small reads, then the Fetch stream on the blocking pool.
 #include "services/imapd/metad_fetch.h"
 
 #include "lib/imap/format.h"
@@ -8,19 +8,32 @@ namespace columba::imapd {
 
 namespace {
 
-// One metad Fetch stream read on the blocking pool; `each` sees every message
-// (it may move from it) on the worker thread while the caller waits.
+// Up to one page of messages comes from one unary FetchPage on the gRPC callback
+// path (most FETCHes name a few UIDs); only when that page is full does the rest
+// come from a Fetch stream after its last UID, read on the blocking pool. `each`
+// sees every message (it may move from it) while the caller waits.
+// Pages with body text and headers (up to hundreds of KiB each) are kept short.
+constexpr uint32_t kUnaryPage = 200, kUnaryPageWithText = 16;
+
 asio::awaitable<Result<void>> ReadFetch(Session& s, v1::FetchRequest req,
                                         const std::function<void(v1::MessageMeta&)>& each) {
   auto& metad = s.ctx().metad;
+  v1::FetchRequest first = req;
+  first.set_page_size(req.with_parsed() && !req.without_text() ? kUnaryPageWithText : kUnaryPage);
+  auto page = co_await metad.Call(&v1::Metadata::Stub::async::FetchPage, std::move(first));
+  if (!page) co_return tl::unexpected(page.error());
+  if (page->messages_size() == 0) co_return Result<void>{};
+  req.set_after_uid(page->messages(page->messages_size() - 1).uid());  // before `each` moves from it
+  for (auto& m : *page->mutable_messages()) each(m);
+  if (!page->more()) co_return Result<void>{};
   co_return co_await s.ctx().pool.Run([&]() -> Result<void> {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + metad.deadline());
     ctx.set_wait_for_ready(true);
     auto reader = metad.stub().Fetch(&ctx, req);
-    v1::FetchResponse page;
-    while (reader->Read(&page))
-      for (auto& m : *page.mutable_messages()) each(m);
+    v1::FetchResponse rest;
+    while (reader->Read(&rest))
+      for (auto& m : *rest.mutable_messages()) each(m);
     grpc::Status st = reader->Finish();
     if (!st.ok()) return tl::unexpected(rpc::FromStatus(st));
     return {};

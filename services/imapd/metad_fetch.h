@@ -1,9 +1,9 @@
-// metad_fetch.h - message metadata from metad's streaming Fetch, and UID sets
-// for requests.
+// metad_fetch.h - message metadata from metad (one unary FetchPage, then the
+// streaming Fetch for the rest), and UID sets for requests.
 //
 // NEVER
-//   Never runs the blocking gRPC reader on an event-loop thread: it runs on
-//   the BlockingPool and the coroutine resumes on its own strand.
+//   Never runs the blocking gRPC stream reader on an event-loop thread: it runs
+//   on the BlockingPool and the coroutine resumes on its own strand.
 #pragma once
 
 #include <functional>

@@ -28,7 +28,7 @@
 //     CreateMailbox -> ALREADY_EXISTS.
 //   - Fetch streams pages: 2,500 messages appended concurrently through both
 //     replicas come back from Fetch 1:* (page_size 1000) as 3 responses, all UIDs
-//     ascending.
+//     ascending; FetchPage returns one page from after_uid and says `more` while full.
 //   - kill -9 of a replica with an open Watch: the stream ends promptly with
 //     UNAVAILABLE/CANCELLED; the other replica keeps serving (writes and Watch).
 //   - SIGTERM: /readyz stops answering 200 at once, the process exits 0 within the
@@ -907,7 +907,7 @@ TEST_F(MetadTest, ErrorsMapToGrpcCodesOverTheWire) {
 
 // ------------------------------------------------------------ 4. Fetch pages
 
-TEST_F(MetadTest, FetchStreamsPagesOfAThousand) {
+TEST_F(MetadTest, FetchStreamsPagesOfAThousandAndFetchPageReadsOnePage) {
   constexpr uint32_t kMessages = 2500;
   uint64_t acct = NewAccount("fetch");
   uint64_t inbox = MailboxId(acct, "INBOX");
@@ -963,6 +963,46 @@ TEST_F(MetadTest, FetchStreamsPagesOfAThousand) {
     ASSERT_EQ(uids.size(), kMessages);
     for (uint32_t i = 0; i < kMessages; ++i) ASSERT_EQ(uids[i], i + 1) << "at index " << i;
   }
+
+  // FetchPage: one unary page, `more` while it is full; after_uid goes on from there
+  // (imapd reads small FETCHes this way and streams the rest with Fetch(after_uid)).
+  v1::FetchRequest f;
+  f.set_account_id(acct);
+  f.set_mailbox_id(inbox);
+  auto* range = f.mutable_uids()->add_ranges();
+  range->set_first(2);
+  range->set_last(0);  // 2:*
+  f.set_page_size(1000);
+  f.set_after_uid(1500);
+  grpc::ClientContext pctx;
+  pctx.set_deadline(std::chrono::system_clock::now() + seconds(30));
+  v1::FetchResponse page;
+  ASSERT_TRUE(A().FetchPage(&pctx, f, &page).ok());
+  ASSERT_EQ(page.messages_size(), 1000);
+  EXPECT_EQ(page.messages(0).uid(), 1501u);
+  EXPECT_EQ(page.messages(999).uid(), 2500u);
+  EXPECT_TRUE(page.more()) << "a full page may have more behind it";
+  f.set_after_uid(2490);
+  f.set_page_size(5000);  // capped at 1000
+  grpc::ClientContext qctx;
+  ASSERT_TRUE(B().FetchPage(&qctx, f, &page).ok());
+  ASSERT_EQ(page.messages_size(), 10);
+  EXPECT_EQ(page.messages(0).uid(), 2491u);
+  EXPECT_FALSE(page.more());
+  // The stream goes on after after_uid too.
+  f.set_after_uid(1200);
+  grpc::ClientContext sctx;
+  auto reader = A().Fetch(&sctx, f);
+  std::vector<uint32_t> rest;
+  while (reader->Read(&page))
+    for (const auto& m : page.messages()) rest.push_back(m.uid());
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_EQ(rest.size(), 1300u);
+  EXPECT_EQ(rest.front(), 1201u);
+  f.set_mailbox_id(inbox + 100000);
+  f.set_after_uid(0);
+  grpc::ClientContext rctx;
+  EXPECT_EQ(A().FetchPage(&rctx, f, &page).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 // ------------------------------------------------------------ 5. kill -9 with an open Watch

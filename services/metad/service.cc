@@ -126,6 +126,18 @@ COLUMBA_UNARY(Changes)
 COLUMBA_UNARY(Search)
 #undef COLUMBA_UNARY
 
+// One page, unary: the common small FETCH (a few UIDs) without a stream's extra
+// round trips; the caller streams the rest with Fetch(after_uid) when `more`.
+grpc::ServerUnaryReactor* MetadataService::FetchPage(Ctx* ctx, const v1::FetchRequest* req, v1::FetchResponse* resp) {
+  return Unary(ctx, "FetchPage", req, resp, [this](const v1::FetchRequest& r) -> Result<v1::FetchResponse> {
+    v1::FetchRequest page = r;
+    page.set_page_size(r.page_size() == 0 ? 1000 : std::min<uint32_t>(r.page_size(), 1000));
+    auto out = store_->FetchPage(page, r.after_uid());
+    if (out) out->set_more(static_cast<uint32_t>(out->messages_size()) == page.page_size());
+    return out;
+  });
+}
+
 // ------------------------------------------------------------ Fetch: paged stream
 
 namespace {
@@ -135,6 +147,7 @@ class FetchReactor : public grpc::ServerWriteReactor<v1::FetchResponse> {
   FetchReactor(MetadataService& svc, const v1::FetchRequest* req) : svc_(svc), req_(*req) {
     page_size_ = req_.page_size() == 0 ? 1000 : std::min<uint32_t>(req_.page_size(), 10000);
     req_.set_page_size(page_size_);
+    after_ = req_.after_uid();
     NextPage();
   }
   void OnWriteDone(bool ok) override {

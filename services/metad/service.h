@@ -58,6 +58,7 @@ class MetadataService final : public columba::v1::Metadata::CallbackService {
   grpc::ServerUnaryReactor* Subscribe(Ctx*, const v1::SubscribeRequest*, v1::SubscribeResponse*) override;
   grpc::ServerUnaryReactor* Append(Ctx*, const v1::AppendRequest*, v1::AppendResponse*) override;
   grpc::ServerWriteReactor<v1::FetchResponse>* Fetch(Ctx*, const v1::FetchRequest*) override;
+  grpc::ServerUnaryReactor* FetchPage(Ctx*, const v1::FetchRequest*, v1::FetchResponse*) override;
   grpc::ServerUnaryReactor* StoreFlags(Ctx*, const v1::StoreFlagsRequest*, v1::StoreFlagsResponse*) override;
   grpc::ServerUnaryReactor* CopyMessages(Ctx*, const v1::CopyMessagesRequest*, v1::CopyMessagesResponse*) override;
   grpc::ServerUnaryReactor* Expunge(Ctx*, const v1::ExpungeRequest*, v1::ExpungeResponse*) override;
