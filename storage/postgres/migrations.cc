@@ -346,6 +346,17 @@ END
 $fn$;
 )sql";
 
+// v7: mailbox_id determines account_id, but the planner multiplies their
+// selectivities as if independent and so expects ~1/number-of-mailboxes of an
+// account's messages in any mailbox (163 rows estimated for 1,312 in the
+// profiled INBOX). With the wrong estimate SEARCH on text keys chose a nested
+// loop over message_texts (2.5 ms) instead of a merge join (1.3 ms). Declaring
+// the dependency fixes the estimate for every per-mailbox query.
+const char* kV7 = R"sql(
+CREATE STATISTICS messages_mailbox_account (dependencies) ON account_id, mailbox_id FROM messages;
+ANALYZE messages;
+)sql";
+
 const std::vector<Migration> kMigrations = {
     {1, "mailstore", kV1},
     {2, "append function", kV2},
@@ -353,6 +364,7 @@ const std::vector<Migration> kMigrations = {
     {4, "append returns quota", kV4},
     {5, "room for HOT updates of hot rows", kV5},
     {6, "message texts apart from the hot rows", kV6},
+    {7, "mailbox determines account for the planner", kV7},
 };
 
 // Any constant works; it only has to be the same in every process.
