@@ -54,6 +54,8 @@ int main(int argc, char** argv, char** envp) {
   cfg.max_bad_commands = static_cast<int>(r.Int("imap", "max_bad_commands", 20, 1, 10'000));
   cfg.fetch_batch = static_cast<uint32_t>(r.Int("imap", "fetch_batch", 500, 1, 100'000));
   cfg.fetch_stream_threshold = r.Size("imap", "fetch_stream_threshold", 256 * 1024, 0, 1ull << 40);
+  cfg.poll_max_staleness = r.Duration("imap", "poll_max_staleness", std::chrono::seconds(1),
+                                      std::chrono::milliseconds(0), std::chrono::minutes(1));
   auto& lim = cfg.limits;
   lim.max_line_length_unauthenticated = static_cast<size_t>(
       r.Size("imap", "max_line_length_unauthenticated", lim.max_line_length_unauthenticated, 1024, 1 << 20));

@@ -4,6 +4,7 @@
 
 #include "lib/base/log.h"
 #include "services/imapd/commands.h"
+#include "services/imapd/watch.h"
 
 namespace columba::imapd {
 
@@ -16,9 +17,12 @@ ImapMetrics::ImapMetrics(prometheus::Registry& r)
       errors(prometheus::BuildCounter().Name("columba_imapd_errors_total").Help("Protocol and dependency errors by kind").Register(r)),
       active(prometheus::BuildGauge().Name("columba_imapd_sessions_active").Help("Open IMAP sessions").Register(r)),
       fetch_bodies(prometheus::BuildCounter().Name("columba_imapd_fetch_bodies_total").Help("Whole-message FETCH bodies streamed from the blob store in chunks").Register(r)),
+      syncs(prometheus::BuildCounter().Name("columba_imapd_mailbox_syncs_total").Help("NOOP/CHECK/IDLE syncs of the selected mailbox by source: metad (a Changes call) or watch (the Watch stream showed nothing changed)").Register(r)),
       sessions_total(sessions.Add({})),
       sessions_active(active.Add({})),
-      fetch_bodies_streamed(fetch_bodies.Add({{"mode", "streamed"}})) {}
+      fetch_bodies_streamed(fetch_bodies.Add({{"mode", "streamed"}})),
+      syncs_metad(syncs.Add({{"source", "metad"}})),
+      syncs_watch(syncs.Add({{"source", "watch"}})) {}
 
 Session::Session(ServerContext& ctx, net::MaybeTlsStream& stream, std::string peer_ip, bool implicit_tls)
     : ctx_(ctx),
@@ -32,6 +36,8 @@ Session::Session(ServerContext& ctx, net::MaybeTlsStream& stream, std::string pe
   // start with the after-login limits.
   parser_ = NewParser();
 }
+
+uint64_t Session::Wrote() { return ctx_.watches.TouchAccount(account_id_); }
 
 std::unique_ptr<imap::Parser> Session::NewParser() const {
   auto p = std::make_unique<imap::Parser>(ctx_.cfg.limits, imap::ParserOptions{});

@@ -62,6 +62,9 @@ struct ImapConfig {
   int max_bad_commands = 20;                               // protocol errors before BYE
   uint32_t fetch_batch = 500;                              // UIDs per metad Fetch call in FETCH
   uint64_t fetch_stream_threshold = 256 * 1024;            // BODY[]/RFC822 of larger messages is streamed
+  // NOOP/CHECK answer "nothing changed" from the Watch stream (no metad call)
+  // only within this time of the session's last metad read; 0 = always ask.
+  std::chrono::milliseconds poll_max_staleness{1000};
   imap::ParserLimits limits;
 };
 
@@ -73,9 +76,12 @@ struct ImapMetrics {
   prometheus::Family<prometheus::Counter>& errors;    // columba_imapd_errors_total{kind}
   prometheus::Family<prometheus::Gauge>& active;      // columba_imapd_sessions_active
   prometheus::Family<prometheus::Counter>& fetch_bodies;  // columba_imapd_fetch_bodies_total{mode}
+  prometheus::Family<prometheus::Counter>& syncs;         // columba_imapd_mailbox_syncs_total{source}
   prometheus::Counter& sessions_total;
   prometheus::Gauge& sessions_active;
   prometheus::Counter& fetch_bodies_streamed;
+  prometheus::Counter& syncs_metad;  // asked metad Changes
+  prometheus::Counter& syncs_watch;  // the Watch stream vouched that nothing changed
 };
 
 struct ServerContext {
@@ -105,6 +111,13 @@ struct SelectedMailbox {
   uint64_t modseq = 0;         // changes up to here are reflected in `uids` (SyncMailbox)
   std::vector<uint32_t> pending_expunged;  // seen, not yet reported (still in `uids`)
   std::vector<uint32_t> saved;             // SEARCHRES "$" (RFC 5182): UIDs, ascending
+  // The shared Watch stream of this mailbox (a WatchHub subscription) and what
+  // it said just before the session's last metad read (WatchHub::Probe):
+  // SyncMailbox skips metad while the stream vouches that nothing changed.
+  std::shared_ptr<void> watch;
+  bool watch_trusted = false;
+  uint64_t watch_epoch = 0, watch_account_epoch = 0;
+  std::chrono::steady_clock::time_point synced_at;
   // The saved result restricted to the messages still in the view.
   std::vector<uint32_t> SavedInView() const {
     std::vector<uint32_t> out;
@@ -128,6 +141,10 @@ class Session {
   asio::awaitable<void> Run();
 
   ServerContext& ctx() { return ctx_; }
+  // After every metad write (whatever its outcome) for this account: the other
+  // sessions of this process then ask metad at their next sync. Returns the
+  // account's new epoch (WatchHub::TouchAccount).
+  uint64_t Wrote();
   const std::string& peer_ip() const { return peer_ip_; }
 
   // Output: Queue appends a response, Flush writes what is queued. A failed

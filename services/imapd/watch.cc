@@ -51,14 +51,29 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     std::shared_ptr<MailboxStream> stream;  // null while waiting to retry
     bool ready = false;                     // the stream said `ready`
     bool retry_pending = false;
+    uint64_t epoch = 0;  // see WatchHub::Probe
+    uint64_t seen = 0;
     std::vector<std::pair<uint64_t, std::weak_ptr<IdleSignal>>> subs;
+  };
+  struct Account {
+    uint64_t epoch = 0;  // bumped by TouchAccount
+    size_t entries = 0;  // kept while mailboxes of the account have entries
   };
   rpc::MetadClient& metad;
   asio::any_io_executor ex;
   mutable std::mutex mu;
   std::map<uint64_t, Entry> entries;  // by mailbox id
+  std::map<uint64_t, Account> accounts;
   uint64_t next_id = 1;
   uint64_t next_generation = 1;
+  uint64_t next_epoch = 1;  // one counter for all, so an epoch is never seen twice
+
+  // Under mu.
+  void Erase(std::map<uint64_t, Entry>::iterator it) {
+    auto a = accounts.find(it->second.account);
+    if (a != accounts.end() && --a->second.entries == 0) accounts.erase(a);
+    entries.erase(it);
+  }
 
   // Under mu.
   void Open(uint64_t mailbox, Entry& e) {
@@ -73,14 +88,21 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     return out;
   }
 
-  void OnChange(uint64_t mailbox, uint64_t generation) {
+  void OnChange(uint64_t mailbox, uint64_t generation, const v1::MailboxChange& c) {
     std::vector<std::shared_ptr<IdleSignal>> wake;
     {
       std::lock_guard lock(mu);
       auto it = entries.find(mailbox);
       if (it == entries.end() || it->second.generation != generation) return;
-      it->second.ready = true;
-      wake = Live(it->second);
+      Entry& e = it->second;
+      e.ready = true;
+      // `ready`, and metad's "resync everything" (mailbox 0, after its LISTEN
+      // reconnected or its queue overflowed): what happened before is unknown.
+      if (c.ready() || c.mailbox_id() == 0 || c.highestmodseq() == 0)
+        e.epoch = next_epoch++;
+      else
+        e.seen = std::max(e.seen, c.highestmodseq());
+      wake = Live(e);
     }
     for (auto& s : wake) Signal(s);
   }
@@ -92,8 +114,9 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     Entry& e = it->second;
     e.stream.reset();
     e.ready = false;
+    e.epoch = next_epoch++;
     if (e.subs.empty()) {
-      entries.erase(it);
+      Erase(it);
       return;
     }
     if (e.retry_pending) return;
@@ -125,7 +148,7 @@ std::shared_ptr<MailboxStream> MailboxStream::Start(rpc::MetadClient& metad, std
 
 void MailboxStream::OnReadDone(bool ok) {
   if (!ok) return;  // OnDone follows
-  if (auto hub = hub_.lock()) hub->OnChange(mailbox_, generation_);
+  if (auto hub = hub_.lock()) hub->OnChange(mailbox_, generation_, msg_);
   StartRead(&msg_);
 }
 
@@ -146,6 +169,7 @@ WatchHub::~WatchHub() {
     for (auto& [id, e] : st_->entries)
       if (e.stream) cancel.push_back(e.stream);
     st_->entries.clear();
+    st_->accounts.clear();
   }
   for (auto& c : cancel) c->Cancel();
 }
@@ -157,14 +181,35 @@ std::unique_ptr<WatchHub::Subscription> WatchHub::Subscribe(uint64_t account_id,
   {
     std::lock_guard lock(st_->mu);
     id = st_->next_id++;
-    auto& e = st_->entries[mailbox_id];
-    e.account = account_id;
+    auto [it, created] = st_->entries.try_emplace(mailbox_id);
+    auto& e = it->second;
+    if (created) {
+      e.account = account_id;
+      e.epoch = st_->next_epoch++;
+      ++st_->accounts[account_id].entries;
+    }
     e.subs.emplace_back(id, sig);
     if (!e.stream && !e.retry_pending) st_->Open(mailbox_id, e);
     wake_now = e.ready;  // joining a live stream: sync what came before
   }
-  if (wake_now) Signal(sig);
+  if (wake_now && sig) Signal(sig);
   return std::make_unique<Subscription>(st_, mailbox_id, id);
+}
+
+WatchHub::Probe WatchHub::Look(uint64_t account_id, uint64_t mailbox_id) const {
+  std::lock_guard lock(st_->mu);
+  auto it = st_->entries.find(mailbox_id);
+  if (it == st_->entries.end() || it->second.account != account_id) return {};
+  const auto& e = it->second;
+  auto a = st_->accounts.find(account_id);
+  return {e.ready && e.stream != nullptr, e.epoch, a == st_->accounts.end() ? 0 : a->second.epoch, e.seen};
+}
+
+uint64_t WatchHub::TouchAccount(uint64_t account_id) {
+  std::lock_guard lock(st_->mu);
+  auto a = st_->accounts.find(account_id);
+  if (a == st_->accounts.end()) return 0;
+  return a->second.epoch = st_->next_epoch++;
 }
 
 size_t WatchHub::streams() const {
@@ -186,7 +231,7 @@ WatchHub::Subscription::~Subscription() {
     std::erase_if(subs, [this](const auto& p) { return p.first == id_; });
     if (!subs.empty()) return;
     cancel = std::move(it->second.stream);
-    st->entries.erase(it);  // a late OnDone finds no entry (or another generation)
+    st->Erase(it);  // a late OnDone finds no entry (or another generation)
   }
   if (cancel) cancel->Cancel();
 }

@@ -12,7 +12,9 @@
 //   once at once, so it syncs what happened before it joined. When the stream
 //   ends unexpectedly (metad gone) the hub reopens it after 5 s while anyone
 //   is subscribed; the `ready` of the new stream makes everyone resync. The
-//   last Subscription to go cancels the stream.
+//   last Subscription to go cancels the stream. Selected sessions subscribe
+//   too (without a signal), so that NOOP can tell from Look() that nothing
+//   changed without a metad call (cmd/idle.cc, SyncMailbox).
 //
 // NEVER
 //   Never touches a Session: only IdleSignals, on their executors. Never
@@ -51,7 +53,31 @@ class WatchHub {
     uint64_t id_;
   };
 
+  // `sig` may be null: a selected (not idling) session keeps the stream open
+  // so that Look() can vouch for the mailbox, without being woken.
   std::unique_ptr<Subscription> Subscribe(uint64_t account_id, uint64_t mailbox_id, std::shared_ptr<IdleSignal> sig);
+
+  // What this process knows of a mailbox without asking metad. `epoch` changes
+  // whenever the stream (re)becomes ready, metad asks for a resync, or the
+  // stream ends; `account_epoch` when a session of this process writes to the
+  // account (TouchAccount);
+  // `seen` is the highest MODSEQ notified on the stream. A session that asked
+  // metad after reading a ready Probe (mailbox state up to MODSEQ m) may take
+  // "nothing changed" as long as a later Probe is ready, has the same epochs
+  // and seen <= m: every change committed after its read is notified on that
+  // stream, and every write of this process touches the account.
+  struct Probe {
+    bool ready = false;
+    uint64_t epoch = 0;
+    uint64_t account_epoch = 0;  // the account's TouchAccount count, compared with epoch
+    uint64_t seen = 0;
+  };
+  Probe Look(uint64_t account_id, uint64_t mailbox_id) const;
+  // After any write through this process to the account's mailboxes, so that
+  // its other sessions read their own process's writes at once (the stream's
+  // notice may still be on its way).
+  // Returns the account's new epoch (what Look() now reports as account_epoch).
+  uint64_t TouchAccount(uint64_t account_id);
 
   // Open Watch streams (tests, metrics).
   size_t streams() const;

@@ -132,8 +132,72 @@ class ImapIdle(unittest.TestCase):
             self.assertEqual(c.line(timeout=2), "* 5 EXISTS")
             self.assertEqual(c.line(timeout=2), f"i{i} OK IDLE terminated.")
         self.assertEqual(late.line(timeout=2), "j OK IDLE terminated.")
-        # The last one out closes the stream.
+        # Selected sessions keep the stream (NOOP answers from it); the last one out closes it.
+        self.assertEqual(self.watchers(), base + 1)
+        for i, c in enumerate(sessions + [late]):
+            _, ok = c.command(f"u{i}", "UNSELECT")
+            self.assertTrue(ok.startswith(f"u{i} OK"), ok)
         self.assertEqual(self.wait_watchers(base), base)
+
+    def syncs(self, imapd, source):
+        _, text = imapd.http("/metrics")
+        m = re.search(r'columba_imapd_mailbox_syncs_total\{source="%s"\} (\d+)' % source, text)
+        return int(m.group(1)) if m else 0
+
+    def noop_until(self, c, want, within=1.0):
+        """NOOP until a response starting with `want` comes: a change made elsewhere reaches
+        a polling session within a second (issue 4, "Across nodes")."""
+        start, told = time.monotonic(), []
+        while True:
+            untagged, ok = c.command("np", "NOOP")
+            self.assertTrue(ok.startswith("np OK"), ok)
+            told += untagged
+            if any(l.startswith(want) for l in untagged):
+                return time.monotonic() - start
+            self.assertLess(time.monotonic() - start, within, f"no {want!r} after polling: {told}")
+            time.sleep(0.005)
+
+    def test_quiet_noop_answers_from_the_watch_stream(self):
+        """While nothing changes, NOOP needs no metad call (the shared Watch stream vouches
+        for the mailbox), yet every change still reaches the session: at once when made
+        through the same imapd, within a second through another imapd or lmtpd."""
+        a = self.session(self.imapd)
+        deadline = time.monotonic() + 5
+        while True:  # the stream becomes ready, then one metad read is trusted
+            before = self.syncs(self.imapd, "watch")
+            untagged, ok = a.command("n0", "NOOP")
+            self.assertEqual(untagged, [])
+            if self.syncs(self.imapd, "watch") > before:
+                break
+            self.assertLess(time.monotonic(), deadline, "NOOP never answered from the Watch stream")
+            time.sleep(0.05)
+        watch0 = self.syncs(self.imapd, "watch")
+        for i in range(5):
+            untagged, ok = a.command(f"q{i}", "NOOP")
+            self.assertEqual((untagged, ok[:5]), ([], f"q{i} OK"))
+        self.assertGreaterEqual(self.syncs(self.imapd, "watch") - watch0, 4,
+                                "quiet NOOPs within a second of the last metad read answer from the stream")
+
+        # The same imapd: the very next NOOP reports it (its write touched the account).
+        c = self.session(self.imapd)
+        _, ok = c.command("c1", r"STORE 1 +FLAGS (\Flagged)")
+        self.assertTrue(ok.startswith("c1 OK"), ok)
+        untagged, ok = a.command("n1", "NOOP")
+        self.assertIn("* 1 FETCH (FLAGS (\\Flagged) UID 1)", untagged)
+        # Another imapd, and lmtpd: within a second (each took a few ms here).
+        b = self.session(self.imapd2)
+        _, ok = b.command("b1", r"STORE 2 +FLAGS (\Flagged)")
+        self.assertTrue(ok.startswith("b1 OK"), ok)
+        took = [self.noop_until(a, "* 2 FETCH (FLAGS (\\Flagged) UID 2)")]
+        self.deliver(4)
+        took.append(self.noop_until(a, "* 4 EXISTS"))
+        _, ok = b.command("b2", r"STORE 3 +FLAGS.SILENT (\Deleted)")
+        b.command("b3", "EXPUNGE")
+        took.append(self.noop_until(a, "* 3 EXPUNGE"))
+        untagged, ok = a.command("f1", "UID FETCH 1:* (UID)")
+        self.assertEqual(untagged, ["* 1 FETCH (UID 1)", "* 2 FETCH (UID 2)", "* 3 FETCH (UID 4)"])
+        print(f"\npolling NOOP saw another node's STORE / a delivery / an EXPUNGE after "
+              f"{', '.join(f'{t * 1000:.1f}' for t in took)} ms")
 
     def test_idle_reports_other_node_flag_change(self):
         a = self.session(self.imapd)

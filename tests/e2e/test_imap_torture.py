@@ -657,7 +657,11 @@ class ImapTorture(unittest.TestCase):
         if shared.errors:
             self.fail("\n\n".join(str(e) for e in shared.errors))
 
-        # The final NOOP, then every view must be the server's.
+        # The final NOOP, then every view must be the server's. A polling session sees
+        # another process's change within a second (NOOP may answer from the Watch
+        # stream for up to imap.poll_max_staleness, 1 s, after its last metad read):
+        # past that, the final NOOP must ask metad.
+        time.sleep(1.2)
         for s in sessions:
             s.cmd("NOOP")
             s.fill()

@@ -339,6 +339,7 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
         req.set_mode(v1::STORE_ADD);
         req.set_flags(imap::kFlagSeen);
         auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::StoreFlags, std::move(req));
+        s.Wrote();
         if (!r) {
           log::Warn("StoreFlags failed", {{"error", r.error().message}});
           co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");

@@ -17,6 +17,7 @@
 #include "lib/imap/utf7.h"
 #include "services/imapd/commands.h"
 #include "services/imapd/metad_fetch.h"
+#include "services/imapd/watch.h"
 
 namespace columba::imapd {
 
@@ -167,6 +168,9 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   range->set_last(0);
   SelectedMailbox sel;
   sel.id = m.mailbox_id();
+  // Keep the mailbox's shared Watch stream open while selected; the first
+  // sync after it is ready makes NOOP answerable from it (cmd/idle.cc).
+  sel.watch = std::shared_ptr<WatchHub::Subscription>(s.ctx().watches.Subscribe(s.account_id(), sel.id, nullptr));
   sel.name = m.name();
   sel.uidvalidity = m.uidvalidity();
   sel.read_only = examine;
@@ -244,6 +248,7 @@ asio::awaitable<void> CmdUnselect(Session& s, const imap::Command& cmd) {
     req.set_mailbox_id(sel.id);
     *req.mutable_uids() = ToUidSet(sel.uids);
     auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::Expunge, std::move(req));
+    s.Wrote();
     if (!r) {
       log::Warn("Expunge failed", {{"error", r.error().message}});
       co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");

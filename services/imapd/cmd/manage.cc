@@ -103,6 +103,7 @@ asio::awaitable<void> CmdCreate(Session& s, const imap::Command& cmd) {
   req.set_name(*name);
   req.set_special_use(use);
   auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::CreateMailbox, std::move(req));
+  s.Wrote();
   if (!r) co_return co_await MetadFailure(s, cmd, r.error());
   co_await s.Done(cmd.tag, "OK", "Create completed.");
 }
@@ -116,6 +117,7 @@ asio::awaitable<void> CmdDelete(Session& s, const imap::Command& cmd) {
   req.set_account_id(s.account_id());
   req.set_name(*name);
   auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::DeleteMailbox, std::move(req));
+  s.Wrote();
   if (!r) co_return co_await MetadFailure(s, cmd, r.error());
   co_await s.Done(cmd.tag, "OK", "Delete completed.");
 }
@@ -137,6 +139,7 @@ asio::awaitable<void> CmdRename(Session& s, const imap::Command& cmd) {
   req.set_old_name(*from);
   req.set_new_name(*to);
   auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::RenameMailbox, std::move(req));
+  s.Wrote();
   if (!r) co_return co_await MetadFailure(s, cmd, r.error());
   // A renamed mailbox keeps its id (INBOX's messages move to a new one instead).
   if (auto& sel = s.selected(); sel && *from != "INBOX" && sel->id == r->mailbox().mailbox_id())

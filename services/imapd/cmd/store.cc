@@ -147,11 +147,20 @@ asio::awaitable<void> CmdStore(Session& s, const imap::Command& cmd) {
     co_return co_await s.Done(cmd.tag, "OK", imap::CodeModified(failed) + " Conditional store failed.");
   }
   if (conditional) req.set_unchanged_since(*args.unchanged_since);
+  const uint64_t modseq_before = sel.modseq;
   auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::StoreFlags, std::move(req));
+  const uint64_t account_epoch = s.Wrote();
   if (!r) {
     if (r.error().kind == ErrorKind::kInvalidInput) co_return co_await s.Done(cmd.tag, "BAD", "Invalid keyword.");
     log::Warn("StoreFlags failed", {{"error", r.error().message}});
     co_return co_await s.Done(cmd.tag, "NO", Unavailable());
+  }
+  // This STORE was the only change since the session's last sync (MODSEQ moves
+  // by one per change): the session is still current and its own write need not
+  // cost its next NOOP a metad call (SyncMailbox, WatchHub::Probe).
+  if (sel.watch_trusted && r->highestmodseq() <= modseq_before + 1 && r->highestmodseq() >= modseq_before) {
+    sel.modseq = r->highestmodseq();
+    sel.watch_account_epoch = account_epoch;
   }
   // Untagged FETCH for each changed message (RFC 3501 6.4.6); with .SILENT
   // only when UNCHANGEDSINCE is used (RFC 7162 3.1.3 wants MODSEQ reported).
@@ -198,6 +207,7 @@ asio::awaitable<void> CmdExpunge(Session& s, const imap::Command& cmd) {
   req.set_mailbox_id(sel.id);
   *req.mutable_uids() = ToUidSet(uids);
   auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::Expunge, std::move(req));
+  s.Wrote();
   if (!r) {
     log::Warn("Expunge failed", {{"error", r.error().message}});
     co_return co_await s.Done(cmd.tag, "NO", Unavailable());
@@ -230,6 +240,7 @@ asio::awaitable<void> CmdCopy(Session& s, const imap::Command& cmd) {
   req.set_dest_mailbox_id(dest->mailbox_id());
   req.set_move(move);
   auto r = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::CopyMessages, std::move(req));
+  s.Wrote();
   if (!r) {
     if (r.error().kind == ErrorKind::kQuotaExceeded)
       co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeOverQuota) + " Quota exceeded.");
@@ -303,6 +314,7 @@ asio::awaitable<void> CmdAppend(Session& s, const imap::Command& cmd) {
     req.set_internal_date_unix(prep[i].internal_date);
     if (auto f = ParseFields(m.data)) *req.mutable_parsed() = std::move(*f);
     auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::Append, std::move(req));
+    s.Wrote();
     if (!r) {
       switch (r.error().kind) {
         case ErrorKind::kNotFound:
@@ -337,6 +349,7 @@ asio::awaitable<void> CmdAppend(Session& s, const imap::Command& cmd) {
       *req.mutable_uids() = ToUidSet(sorted);
       req.set_force(true);
       auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::Expunge, std::move(req));
+      s.Wrote();
       if (!r) log::Warn("Expunge after failed MULTIAPPEND failed", {{"error", r.error().message}});
     }
     co_return co_await s.Done(cmd.tag, failure->first, failure->second);
