@@ -56,6 +56,8 @@ int main(int argc, char** argv, char** envp) {
   cfg.fetch_stream_threshold = r.Size("imap", "fetch_stream_threshold", 256 * 1024, 0, 1ull << 40);
   cfg.poll_max_staleness = r.Duration("imap", "poll_max_staleness", std::chrono::seconds(1),
                                       std::chrono::milliseconds(0), std::chrono::minutes(1));
+  cfg.index_max_messages = static_cast<uint32_t>(r.Int("imap", "index_max_messages", 50'000, 0, 10'000'000));
+  cfg.index_max_bytes = r.Size("imap", "index_max_bytes", 256ull << 20, 0, 1ull << 40);
   auto& lim = cfg.limits;
   lim.max_line_length_unauthenticated = static_cast<size_t>(
       r.Size("imap", "max_line_length_unauthenticated", lim.max_line_length_unauthenticated, 1024, 1 << 20));

@@ -22,7 +22,12 @@ ImapMetrics::ImapMetrics(prometheus::Registry& r)
       sessions_active(active.Add({})),
       fetch_bodies_streamed(fetch_bodies.Add({{"mode", "streamed"}})),
       syncs_metad(syncs.Add({{"source", "metad"}})),
-      syncs_watch(syncs.Add({{"source", "watch"}})) {}
+      syncs_watch(syncs.Add({{"source", "watch"}})),
+      index(prometheus::BuildCounter().Name("columba_imapd_index_reads_total").Help("Reads of the per-process mailbox index (FETCH FLAGS) by result: hit, refreshed (one Changes call), built, unavailable (metad asked instead)").Register(r)),
+      index_hits(index.Add({{"result", "hit"}})),
+      index_refreshes(index.Add({{"result", "refreshed"}})),
+      index_builds(index.Add({{"result", "built"}})),
+      index_unavailable(index.Add({{"result", "unavailable"}})) {}
 
 Session::Session(ServerContext& ctx, net::MaybeTlsStream& stream, std::string peer_ip, bool implicit_tls)
     : ctx_(ctx),

@@ -65,6 +65,11 @@ struct ImapConfig {
   // NOOP/CHECK answer "nothing changed" from the Watch stream (no metad call)
   // only within this time of the session's last metad read; 0 = always ask.
   std::chrono::milliseconds poll_max_staleness{1000};
+  // Per-process copies of selected mailboxes' flags (mailbox_index.h) for
+  // FETCH (FLAGS UID MODSEQ): none above this many messages (0 = off), and no
+  // new one while all of them take more than index_max_bytes.
+  uint32_t index_max_messages = 50'000;
+  uint64_t index_max_bytes = 256ull << 20;
   imap::ParserLimits limits;
 };
 
@@ -82,6 +87,11 @@ struct ImapMetrics {
   prometheus::Counter& fetch_bodies_streamed;
   prometheus::Counter& syncs_metad;  // asked metad Changes
   prometheus::Counter& syncs_watch;  // the Watch stream vouched that nothing changed
+  prometheus::Family<prometheus::Counter>& index;  // columba_imapd_index_reads_total{result}
+  prometheus::Counter& index_hits;         // current snapshot, no metad call
+  prometheus::Counter& index_refreshes;    // one Changes call
+  prometheus::Counter& index_builds;       // built from metad
+  prometheus::Counter& index_unavailable;  // none to be had: the caller asked metad
 };
 
 struct ServerContext {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lib/base/log.h"
+#include "services/imapd/mailbox_index.h"
 
 namespace columba::imapd {
 
@@ -54,6 +55,8 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     uint64_t epoch = 0;  // see WatchHub::Probe
     uint64_t seen = 0;
     std::vector<std::pair<uint64_t, std::weak_ptr<IdleSignal>>> subs;
+    std::shared_ptr<const IndexSnapshot> index;
+    size_t index_bytes = 0;
   };
   struct Account {
     uint64_t epoch = 0;  // bumped by TouchAccount
@@ -67,9 +70,11 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
   uint64_t next_id = 1;
   uint64_t next_generation = 1;
   uint64_t next_epoch = 1;  // one counter for all, so an epoch is never seen twice
+  size_t index_bytes = 0;   // over all entries
 
   // Under mu.
   void Erase(std::map<uint64_t, Entry>::iterator it) {
+    index_bytes -= it->second.index_bytes;
     auto a = accounts.find(it->second.account);
     if (a != accounts.end() && --a->second.entries == 0) accounts.erase(a);
     entries.erase(it);
@@ -170,6 +175,7 @@ WatchHub::~WatchHub() {
       if (e.stream) cancel.push_back(e.stream);
     st_->entries.clear();
     st_->accounts.clear();
+    st_->index_bytes = 0;
   }
   for (auto& c : cancel) c->Cancel();
 }
@@ -210,6 +216,31 @@ uint64_t WatchHub::TouchAccount(uint64_t account_id) {
   auto a = st_->accounts.find(account_id);
   if (a == st_->accounts.end()) return 0;
   return a->second.epoch = st_->next_epoch++;
+}
+
+std::shared_ptr<const IndexSnapshot> WatchHub::Index(uint64_t mailbox_id) const {
+  std::lock_guard lock(st_->mu);
+  auto it = st_->entries.find(mailbox_id);
+  return it == st_->entries.end() ? nullptr : it->second.index;
+}
+
+bool WatchHub::PutIndex(uint64_t mailbox_id, std::shared_ptr<const IndexSnapshot> snap, size_t max_bytes) {
+  const size_t bytes = snap->Bytes();
+  std::lock_guard lock(st_->mu);
+  auto it = st_->entries.find(mailbox_id);
+  if (it == st_->entries.end()) return false;  // nobody has it selected any more
+  auto& e = it->second;
+  if (e.index && e.index->modseq > snap->modseq) return true;  // a newer one is already there
+  if (st_->index_bytes - e.index_bytes + bytes > max_bytes) return false;
+  st_->index_bytes = st_->index_bytes - e.index_bytes + bytes;
+  e.index_bytes = bytes;
+  e.index = std::move(snap);
+  return true;
+}
+
+size_t WatchHub::index_bytes() const {
+  std::lock_guard lock(st_->mu);
+  return st_->index_bytes;
 }
 
 size_t WatchHub::streams() const {

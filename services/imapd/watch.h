@@ -28,6 +28,8 @@
 
 namespace columba::imapd {
 
+struct IndexSnapshot;  // mailbox_index.h
+
 class WatchHub {
  public:
   struct State;  // shared with the stream reactors (they may outlive the hub)
@@ -78,6 +80,14 @@ class WatchHub {
   // notice may still be on its way).
   // Returns the account's new epoch (what Look() now reports as account_epoch).
   uint64_t TouchAccount(uint64_t account_id);
+
+  // The mailbox's index snapshot (mailbox_index.h) kept with its entry while
+  // someone has it selected; PutIndex keeps `snap` unless the stored one is
+  // newer, and refuses (false) a new one that would take the process's
+  // snapshots past `max_bytes`.
+  std::shared_ptr<const IndexSnapshot> Index(uint64_t mailbox_id) const;
+  bool PutIndex(uint64_t mailbox_id, std::shared_ptr<const IndexSnapshot> snap, size_t max_bytes);
+  size_t index_bytes() const;
 
   // Open Watch streams (tests, metrics).
   size_t streams() const;

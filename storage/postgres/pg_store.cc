@@ -996,6 +996,14 @@ Result<v1::ChangesResponse> PgStore::Changes(const v1::ChangesRequest& r) {
                                          " AND modseq > $3 ORDER BY uid",
                                          r.account_id(), r.mailbox_id(), since))
       resp.add_expunged_uids(row[0].as<uint32_t>());
+    // The three reads are separate statements: a change committed after the
+    // first is in the later ones. Changes commit in MODSEQ order (the mailbox
+    // row lock), so everything up to the highest MODSEQ listed is here too (its
+    // expunges included: they are read last). Saying so spares the caller
+    // hearing about that change again next time.
+    if (!resp.truncated())
+      for (const auto& m : resp.changed())
+        if (m.modseq() > resp.highestmodseq()) resp.set_highestmodseq(m.modseq());
     return resp;
   });
 }

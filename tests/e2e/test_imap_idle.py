@@ -199,6 +199,65 @@ class ImapIdle(unittest.TestCase):
         print(f"\npolling NOOP saw another node's STORE / a delivery / an EXPUNGE after "
               f"{', '.join(f'{t * 1000:.1f}' for t in took)} ms")
 
+    def index_reads(self, imapd, result):
+        _, text = imapd.http("/metrics")
+        m = re.search(r'columba_imapd_index_reads_total\{result="%s"\} (\d+)' % result, text)
+        return int(m.group(1)) if m else 0
+
+    def fetch_flags_until(self, c, want, within=1.0):
+        start, seen = time.monotonic(), []
+        while True:
+            untagged, ok = c.command("ff", "FETCH 1:* (FLAGS)")
+            self.assertTrue(ok.startswith("ff OK"), ok)
+            seen.append(untagged)
+            if untagged == want:
+                return time.monotonic() - start
+            self.assertLess(time.monotonic() - start, within, f"FETCH FLAGS never showed {want}: {seen[-3:]}")
+            time.sleep(0.005)
+
+    def test_fetch_flags_from_the_index(self):
+        """FETCH (FLAGS) answers from this imapd's index of the mailbox (mailbox_index.h) while
+        the Watch stream vouches for it, and still shows every change: at once when made
+        through this imapd, within a second through another one."""
+        a = self.session(self.imapd)
+        plain = ["* 1 FETCH (FLAGS ())", "* 2 FETCH (FLAGS ())", "* 3 FETCH (FLAGS ())"]
+        deadline = time.monotonic() + 5
+        while True:  # the stream becomes ready, the index is built, then read
+            hits = self.index_reads(self.imapd, "hit")
+            untagged, ok = a.command("f0", "FETCH 1:* (FLAGS)")
+            self.assertEqual(untagged, plain)
+            if self.index_reads(self.imapd, "hit") > hits:
+                break
+            self.assertLess(time.monotonic(), deadline, "FETCH FLAGS never answered from the index")
+            time.sleep(0.05)
+        self.assertGreaterEqual(self.index_reads(self.imapd, "built"), 1)
+
+        c = self.session(self.imapd)  # the same imapd: visible at once
+        _, ok = c.command("c1", r"STORE 1 +FLAGS.SILENT (\Flagged $Work)")
+        self.assertTrue(ok.startswith("c1 OK"), ok)
+        untagged, ok = a.command("f1", "FETCH 1:* (FLAGS)")
+        self.assertEqual(untagged[0], "* 1 FETCH (FLAGS (\\Flagged $Work))")
+        untagged, ok = c.command("c2", "UID FETCH 1 (FLAGS MODSEQ)")  # (CONDSTORE from here on in c)
+        self.assertRegex(untagged[0], r"^\* 1 FETCH \(UID 1 FLAGS \(\\Flagged \$Work\) MODSEQ \(\d+\)\)$")
+
+        b = self.session(self.imapd2)  # another imapd: within a second
+        _, ok = b.command("b1", r"STORE 2 +FLAGS.SILENT (\Seen)")
+        self.assertTrue(ok.startswith("b1 OK"), ok)
+        self.fetch_flags_until(a, ["* 1 FETCH (FLAGS (\\Flagged $Work))", "* 2 FETCH (FLAGS (\\Seen))",
+                                   "* 3 FETCH (FLAGS ())"])
+        # Expunged through the other imapd: FETCH leaves it out (RFC 3501 allows it) until
+        # NOOP reports the EXPUNGE; a delivery is not in the view before NOOP either.
+        b.command("b2", r"STORE 3 +FLAGS.SILENT (\Deleted)")
+        b.command("b3", "EXPUNGE")
+        self.deliver(4)
+        self.fetch_flags_until(a, ["* 1 FETCH (FLAGS (\\Flagged $Work))", "* 2 FETCH (FLAGS (\\Seen))"])
+        untagged, ok = a.command("n1", "NOOP")
+        self.assertIn("* 3 EXPUNGE", untagged)
+        self.assertIn("* 3 EXISTS", untagged)
+        untagged, ok = a.command("f3", "UID FETCH 1:* (FLAGS)")
+        self.assertEqual(untagged, ["* 1 FETCH (UID 1 FLAGS (\\Flagged $Work))", "* 2 FETCH (UID 2 FLAGS (\\Seen))",
+                                    "* 3 FETCH (UID 4 FLAGS ())"])
+
     def test_idle_reports_other_node_flag_change(self):
         a = self.session(self.imapd)
         b = self.session(self.imapd2)

@@ -25,6 +25,7 @@
 #include "lib/imap/section.h"
 #include "lib/mail/message.h"
 #include "services/imapd/commands.h"
+#include "services/imapd/mailbox_index.h"
 #include "services/imapd/metad_fetch.h"
 
 namespace columba::imapd {
@@ -318,11 +319,26 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
     if (!vanished.empty()) s.Queue("* VANISHED (EARLIER) " + imap::FormatUidSet(vanished) + "\r\n");
   }
 
+  // Only UID, FLAGS and MODSEQ: from this process's index of the mailbox when
+  // the Watch stream vouches for it (mailbox_index.h), else from metad.
+  std::shared_ptr<const IndexSnapshot> index;
+  if (std::all_of(items.begin(), items.end(), [](const imap::FetchItem& i) {
+        return i.type == Type::kUid || i.type == Type::kFlags || i.type == Type::kModSeq;
+      }))
+    index = co_await CurrentIndex(s);
+
   // 3. Batch by batch: metadata, \Seen, blobs, lines.
   const size_t batch = std::max<uint32_t>(1, ctx.cfg.fetch_batch);
   for (size_t start = 0; start < uids.size(); start += batch) {
     std::span<const uint32_t> part(uids.data() + start, std::min(batch, uids.size() - start));
-    auto metas = co_await FetchMeta(s, sel.id, ToUidSet(part), need_parsed, changed_since, /*without_text=*/true);
+    Result<std::vector<v1::MessageMeta>> metas;
+    if (index) {
+      metas.emplace();
+      for (uint32_t u : part)
+        if (const IndexRec* r = index->Find(u)) metas->push_back(index->Meta(*r));
+    } else {
+      metas = co_await FetchMeta(s, sel.id, ToUidSet(part), need_parsed, changed_since, /*without_text=*/true);
+    }
     if (!metas) {
       log::Warn("Fetch failed", {{"error", metas.error().message}});
       co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
