@@ -56,6 +56,8 @@ int main(int argc, char** argv, char** envp) {
   cfg.fetch_stream_threshold = r.Size("imap", "fetch_stream_threshold", 256 * 1024, 0, 1ull << 40);
   cfg.poll_max_staleness = r.Duration("imap", "poll_max_staleness", std::chrono::seconds(1),
                                       std::chrono::milliseconds(0), std::chrono::minutes(1));
+  cfg.watch_linger = r.Duration("imap", "watch_linger", std::chrono::seconds(60), std::chrono::milliseconds(0),
+                                std::chrono::hours(1));
   cfg.index_max_messages = static_cast<uint32_t>(r.Int("imap", "index_max_messages", 50'000, 0, 10'000'000));
   cfg.index_max_bytes = r.Size("imap", "index_max_bytes", 256ull << 20, 0, 1ull << 40);
   auto& lim = cfg.limits;
@@ -126,7 +128,7 @@ int main(int argc, char** argv, char** envp) {
   net::BlockingPool pool(static_cast<size_t>(workers), 10'000);
   net::BlockingPool hash_pool(static_cast<size_t>(hash_workers), 10'000);
   imapd::ImapMetrics metrics(*rt.registry());
-  imapd::WatchHub watches(metad, rt.io().get_executor());
+  imapd::WatchHub watches(metad, rt.io().get_executor(), cfg.watch_linger);
   imapd::ServerContext ctx{cfg,           std::move(*trusted), tls,  *stores->directory, guard, conn_limits, watches,
                            *stores->blobs, metad,               pool, hash_pool, metrics, rt};
 

@@ -68,6 +68,9 @@ struct ImapConfig {
   // Per-process copies of selected mailboxes' flags (mailbox_index.h) for
   // FETCH (FLAGS UID MODSEQ): none above this many messages (0 = off), and no
   // new one while all of them take more than index_max_bytes.
+  // A mailbox's Watch stream and index stay this long after its last session
+  // left it (a client logging in again finds them ready).
+  std::chrono::milliseconds watch_linger{60'000};
   uint32_t index_max_messages = 50'000;
   uint64_t index_max_bytes = 256ull << 20;
   imap::ParserLimits limits;

@@ -45,7 +45,8 @@ class MailboxStream : public grpc::ClientReadReactor<v1::MailboxChange> {
 };
 
 struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
-  State(rpc::MetadClient& m, asio::any_io_executor e) : metad(m), ex(std::move(e)) {}
+  State(rpc::MetadClient& m, asio::any_io_executor e, std::chrono::milliseconds l)
+      : metad(m), ex(std::move(e)), linger(l) {}
   struct Entry {
     uint64_t account = 0;
     uint64_t generation = 0;
@@ -57,6 +58,7 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     std::vector<std::pair<uint64_t, std::weak_ptr<IdleSignal>>> subs;
     std::shared_ptr<const IndexSnapshot> index;
     size_t index_bytes = 0;
+    uint64_t linger = 0;  // the linger timer that may close it (0: none)
   };
   struct Account {
     uint64_t epoch = 0;  // bumped by TouchAccount
@@ -64,6 +66,8 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
   };
   rpc::MetadClient& metad;
   asio::any_io_executor ex;
+  std::chrono::milliseconds linger;
+  uint64_t next_linger = 1;
   mutable std::mutex mu;
   std::map<uint64_t, Entry> entries;  // by mailbox id
   std::map<uint64_t, Account> accounts;
@@ -164,8 +168,8 @@ void MailboxStream::OnDone(const grpc::Status& s) {
   auto self = std::move(self_);  // may delete this on return
 }
 
-WatchHub::WatchHub(rpc::MetadClient& metad, asio::any_io_executor ex)
-    : st_(std::make_shared<State>(metad, std::move(ex))) {}
+WatchHub::WatchHub(rpc::MetadClient& metad, asio::any_io_executor ex, std::chrono::milliseconds linger)
+    : st_(std::make_shared<State>(metad, std::move(ex), linger)) {}
 
 WatchHub::~WatchHub() {
   std::vector<std::shared_ptr<MailboxStream>> cancel;
@@ -195,6 +199,7 @@ std::unique_ptr<WatchHub::Subscription> WatchHub::Subscribe(uint64_t account_id,
       ++st_->accounts[account_id].entries;
     }
     e.subs.emplace_back(id, sig);
+    e.linger = 0;  // a pending linger timer finds another token and leaves it
     if (!e.stream && !e.retry_pending) st_->Open(mailbox_id, e);
     wake_now = e.ready;  // joining a live stream: sync what came before
   }
@@ -261,6 +266,24 @@ WatchHub::Subscription::~Subscription() {
     auto& subs = it->second.subs;
     std::erase_if(subs, [this](const auto& p) { return p.first == id_; });
     if (!subs.empty()) return;
+    if (st->linger.count() > 0) {
+      const uint64_t token = it->second.linger = st->next_linger++;
+      auto timer = std::make_shared<asio::steady_timer>(st->ex, st->linger);
+      timer->async_wait([weak = std::weak_ptr<State>(st), mailbox = mailbox_, token, timer](asio::error_code) {
+        auto self = weak.lock();
+        if (!self) return;
+        std::shared_ptr<MailboxStream> cancel;
+        {
+          std::lock_guard lock(self->mu);
+          auto it = self->entries.find(mailbox);
+          if (it == self->entries.end() || it->second.linger != token || !it->second.subs.empty()) return;
+          cancel = std::move(it->second.stream);
+          self->Erase(it);
+        }
+        if (cancel) cancel->Cancel();
+      });
+      return;
+    }
     cancel = std::move(it->second.stream);
     st->Erase(it);  // a late OnDone finds no entry (or another generation)
   }

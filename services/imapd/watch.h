@@ -12,14 +12,16 @@
 //   once at once, so it syncs what happened before it joined. When the stream
 //   ends unexpectedly (metad gone) the hub reopens it after 5 s while anyone
 //   is subscribed; the `ready` of the new stream makes everyone resync. The
-//   last Subscription to go cancels the stream. Selected sessions subscribe
+//   stream is cancelled `linger` after the last Subscription went (unless a
+//   new one came). Selected sessions subscribe
 //   too (without a signal), so that NOOP can tell from Look() that nothing
 //   changed without a metad call (cmd/idle.cc, SyncMailbox).
 //
 // NEVER
 //   Never touches a Session: only IdleSignals, on their executors. Never
 //   holds its lock while calling into gRPC's cancel or another component.
-//   Never keeps a stream open for a mailbox nobody watches.
+//   Never keeps a stream open for a mailbox nobody watches for longer than
+//   `linger`.
 #pragma once
 
 #include <memory>
@@ -34,8 +36,11 @@ class WatchHub {
  public:
   struct State;  // shared with the stream reactors (they may outlive the hub)
 
-  // `ex`: where retry timers run.
-  WatchHub(rpc::MetadClient& metad, asio::any_io_executor ex);
+  // `ex`: where retry and linger timers run. `linger`: how long a mailbox's
+  // stream (and index) stays after its last subscriber left, so that a client
+  // logging in again finds them ready (0: closed at once).
+  WatchHub(rpc::MetadClient& metad, asio::any_io_executor ex,
+           std::chrono::milliseconds linger = std::chrono::milliseconds(0));
   ~WatchHub();
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;

@@ -33,7 +33,7 @@ class ImapIdle(unittest.TestCase):
         st = cls.stack
         cls.metad = st.start_metad()
         cls.lmtpd = st.start_lmtpd()
-        cls.imapd = st.start_imapd()
+        cls.imapd = st.start_imapd(imap__watch_linger="1s")
         cls.imapd2 = st.start_imapd(name="imapd2")
         cls.imapd_short = st.start_imapd(name="imapd3", imap__idle_timeout="2s")
 
@@ -132,12 +132,16 @@ class ImapIdle(unittest.TestCase):
             self.assertEqual(c.line(timeout=2), "* 5 EXISTS")
             self.assertEqual(c.line(timeout=2), f"i{i} OK IDLE terminated.")
         self.assertEqual(late.line(timeout=2), "j OK IDLE terminated.")
-        # Selected sessions keep the stream (NOOP answers from it); the last one out closes it.
+        # Selected sessions keep the stream (NOOP answers from it); it closes imap.watch_linger
+        # (here 1 s) after the last one left.
         self.assertEqual(self.watchers(), base + 1)
         for i, c in enumerate(sessions + [late]):
             _, ok = c.command(f"u{i}", "UNSELECT")
             self.assertTrue(ok.startswith(f"u{i} OK"), ok)
+        left = time.monotonic()
+        self.assertEqual(self.watchers(), base + 1, "the stream lingers for a client coming back")
         self.assertEqual(self.wait_watchers(base), base)
+        self.assertGreater(time.monotonic() - left, 0.5)
 
     def syncs(self, imapd, source):
         _, text = imapd.http("/metrics")
