@@ -109,11 +109,11 @@ std::shared_ptr<IndexSnapshot> ApplyChanges(const IndexSnapshot& base, const std
   return s;
 }
 
-asio::awaitable<std::shared_ptr<const IndexSnapshot>> CurrentIndex(Session& s) {
+asio::awaitable<std::shared_ptr<const IndexSnapshot>> CurrentIndex(Session& s, uint64_t mailbox) {
   auto& ctx = s.ctx();
-  if (!s.selected() || ctx.cfg.index_max_messages == 0) co_return nullptr;
-  const uint64_t mailbox = s.selected()->id;
-  if (s.selected()->uids.size() > ctx.cfg.index_max_messages) co_return nullptr;
+  if (ctx.cfg.index_max_messages == 0) co_return nullptr;
+  if (s.selected() && s.selected()->id == mailbox && s.selected()->uids.size() > ctx.cfg.index_max_messages)
+    co_return nullptr;
   auto& hub = ctx.watches;
   const auto now = std::chrono::steady_clock::now();
   const auto probe = hub.Look(s.account_id(), mailbox);

@@ -49,9 +49,11 @@ struct IndexSnapshot {
   v1::MessageMeta Meta(const IndexRec& r) const;
 };
 
-// The selected mailbox's current snapshot, or null when there is none to be
-// had (stream not ready, mailbox too large, budget spent, metad failing).
-asio::awaitable<std::shared_ptr<const IndexSnapshot>> CurrentIndex(Session& s);
+// The current snapshot of one of the session's account's mailboxes (one
+// this session has subscribed to: selected), or null when there is none to be
+// had (index off, stream not ready, mailbox too large, budget spent, metad
+// failing): the caller then asks metad.
+asio::awaitable<std::shared_ptr<const IndexSnapshot>> CurrentIndex(Session& s, uint64_t mailbox_id);
 
 // Pure parts, for tests: a snapshot from messages (at `modseq`), and the next
 // one after Changes since its modseq.

@@ -261,6 +261,21 @@ class ImapIdle(unittest.TestCase):
         untagged, ok = a.command("f3", "UID FETCH 1:* (FLAGS)")
         self.assertEqual(untagged, ["* 1 FETCH (UID 1 FLAGS (\\Flagged $Work))", "* 2 FETCH (UID 2 FLAGS (\\Seen))",
                                     "* 3 FETCH (UID 4 FLAGS ())"])
+        # SELECT takes its view from the index too (no scan in metad): the same answer.
+        _, ok = b.command("b4", r"STORE 1 +FLAGS.SILENT (\Seen)")
+        reads = sum(self.index_reads(self.imapd, r) for r in ("hit", "refreshed"))
+        d = self.session(self.imapd, select=False)
+        untagged, ok = d.command("s", "SELECT INBOX")
+        self.assertTrue(ok.startswith("s OK"), ok)
+        self.assertGreater(sum(self.index_reads(self.imapd, r) for r in ("hit", "refreshed")), reads)
+        self.assertIn("* 3 EXISTS", untagged)
+        self.assertIn("* OK [UNSEEN 3] First unseen.", untagged)
+        self.assertIn("* OK [UIDNEXT 5] Predicted next UID.", untagged)
+        modseq = max(m["modseq"] for m in self.stack.messages(self.user))
+        self.assertIn(f"* OK [HIGHESTMODSEQ {modseq}] Highest.", untagged)
+        untagged, ok = d.command("f", "UID FETCH 1:* (FLAGS)")
+        self.assertEqual(untagged, ["* 1 FETCH (UID 1 FLAGS (\\Flagged \\Seen $Work))",
+                                    "* 2 FETCH (UID 2 FLAGS (\\Seen))", "* 3 FETCH (UID 4 FLAGS ())"])
 
     def test_idle_reports_other_node_flag_change(self):
         a = self.session(self.imapd)

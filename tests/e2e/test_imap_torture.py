@@ -318,6 +318,13 @@ class Session:
             self.cmd(f"UID STORE {','.join(str(u) for _, u in targets)} {mode} ({flags})")
         else:
             self.cmd(f"STORE {','.join(str(n) for n, _ in targets)} {mode} ({flags})")
+        if mode == "+FLAGS.SILENT":
+            # No FETCH comes back (RFC 3501 6.4.6), and a server need not echo the
+            # session's own change later: the client adds the flags itself. A change
+            # another session made meanwhile still comes (with the full flags) at NOOP.
+            for e in self.entries:
+                if e[0] in {u for _, u in targets} and e[1] is not None:
+                    e[1] = e[1] | set(flags.split())
 
     def op_expunge(self):
         targets = self.pick(self.rng.randint(1, 3))

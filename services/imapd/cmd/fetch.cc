@@ -325,7 +325,7 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
   if (std::all_of(items.begin(), items.end(), [](const imap::FetchItem& i) {
         return i.type == Type::kUid || i.type == Type::kFlags || i.type == Type::kModSeq;
       }))
-    index = co_await CurrentIndex(s);
+    index = co_await CurrentIndex(s, sel.id);
 
   // 3. Batch by batch: metadata, \Seen, blobs, lines.
   const size_t batch = std::max<uint32_t>(1, ctx.cfg.fetch_batch);

@@ -16,6 +16,7 @@
 #include "lib/imap/format.h"
 #include "lib/imap/utf7.h"
 #include "services/imapd/commands.h"
+#include "services/imapd/mailbox_index.h"
 #include "services/imapd/metad_fetch.h"
 #include "services/imapd/watch.h"
 
@@ -153,8 +154,11 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   // Without QRESYNC the view comes with the mailbox in one call (runs of UIDs).
   // With it, the view and the changes to report must come from the same pages
   // (QresyncLines), so the messages are paged below instead.
-  greq.set_with_view(!args.qresync);
-  auto mb = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::GetMailbox, std::move(greq));
+  // When this process may have the mailbox indexed (mailbox_index.h), the view
+  // comes from there if it is current, sparing metad the scan of every message.
+  const bool try_index = !args.qresync && s.ctx().cfg.index_max_messages > 0;
+  greq.set_with_view(!args.qresync && !try_index);
+  auto mb = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::GetMailbox, v1::GetMailboxRequest(greq));
   if (!mb) {
     if (mb.error().kind == ErrorKind::kNotFound || mb.error().kind == ErrorKind::kInvalidInput)
       co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeNonExistent) + " Mailbox doesn't exist.");
@@ -184,7 +188,28 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   const uint64_t client_modseq = qresync ? args.qresync->modseq : UINT64_MAX;
   std::vector<v1::MessageMeta> changed;
   Result<void> fetched;
-  if (!args.qresync) {
+  std::shared_ptr<const IndexSnapshot> index;
+  if (try_index) index = co_await CurrentIndex(s, sel.id);
+  if (index && index->modseq >= m.highestmodseq()) {
+    // At least as new as the mailbox row just read: its view, MODSEQ and first unseen.
+    for (const auto& r : index->recs) {
+      sel.uids.push_back(r.uid);
+      if (!first_unseen && !(r.flags & imap::kFlagSeen)) first_unseen = static_cast<uint32_t>(sel.uids.size());
+    }
+    if (!sel.uids.empty()) uidnext = std::max(uidnext, sel.uids.back() + 1);
+    sel.modseq = index->modseq;
+  } else if (!args.qresync) {
+    if (try_index) {
+      greq.set_with_view(true);
+      mb = co_await s.ctx().metad.Call(&v1::Metadata::Stub::async::GetMailbox, std::move(greq));
+      if (!mb || mb->mailbox().mailbox_id() != sel.id) {
+        if (mb) log::Warn("GetMailbox: the mailbox changed under SELECT", {{"mailbox", sel.name}});
+        else log::Warn("GetMailbox failed", {{"error", mb.error().message}});
+        co_return co_await s.Done(cmd.tag, "NO", std::string(imap::kCodeUnavailable) + " Try again later.");
+      }
+      sel.modseq = mb->mailbox().highestmodseq();
+      uidnext = mb->mailbox().uidnext();
+    }
     for (const auto& r : mb->view().ranges()) sel.uids.AppendRun(r.first(), r.last());
     if (!sel.uids.empty()) uidnext = std::max(uidnext, sel.uids.back() + 1);
     if (auto i = sel.uids.IndexOf(mb->first_unseen_uid()); i && mb->first_unseen_uid())
@@ -223,7 +248,7 @@ asio::awaitable<void> CmdSelect(Session& s, const imap::Command& cmd) {
   }
   s.Queue("* OK " + imap::CodeUidValidity(m.uidvalidity()) + " UIDs valid.\r\n");
   s.Queue("* OK " + imap::CodeUidNext(uidnext) + " Predicted next UID.\r\n");
-  s.Queue("* OK " + imap::CodeHighestModseq(m.highestmodseq()) + " Highest.\r\n");
+  s.Queue("* OK " + imap::CodeHighestModseq(sel.modseq) + " Highest.\r\n");
   if (qresync) {
     // RFC 7162 3.2.5.1: what changed since the client's modseq.
     auto lines = co_await QresyncLines(s, sel, *args.qresync, changed);

@@ -156,9 +156,18 @@ asio::awaitable<void> CmdStore(Session& s, const imap::Command& cmd) {
     co_return co_await s.Done(cmd.tag, "NO", Unavailable());
   }
   // This STORE was the only change since the session's last sync (MODSEQ moves
-  // by one per change): the session is still current and its own write need not
-  // cost its next NOOP a metad call (SyncMailbox, WatchHub::Probe).
-  if (sel.watch_trusted && r->highestmodseq() <= modseq_before + 1 && r->highestmodseq() >= modseq_before) {
+  // by one per change, and this one's is the mailbox's new HIGHESTMODSEQ; or
+  // nothing changed at all): the session is still current and its own write
+  // need not cost its next NOOP a metad call (SyncMailbox, WatchHub::Probe).
+  // Not with CONDSTORE: the next sync then reports the new MODSEQ of a .SILENT
+  // store. (A STORE that changed nothing does not move MODSEQ, so
+  // HIGHESTMODSEQ = before + 1 then means someone else's change.)
+  const uint64_t h = r->highestmodseq();
+  const bool only_this = r->updated_size() == 0
+                             ? h == modseq_before
+                             : h == modseq_before + 1 && std::all_of(r->updated().begin(), r->updated().end(),
+                                                                     [h](const auto& m) { return m.modseq() == h; });
+  if (sel.watch_trusted && !s.condstore() && only_this) {
     sel.modseq = r->highestmodseq();
     sel.watch_account_epoch = account_epoch;
   }
