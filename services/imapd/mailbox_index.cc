@@ -36,7 +36,73 @@ IndexRec Rec(const v1::MessageMeta& m, KeywordSets& kw) {
   return IndexRec{m.uid(), m.flags(), m.modseq(), kw.Of(m)};
 }
 
+bool Evaluable(const v1::SearchKey& k, int depth) {
+  if (depth > 64) return false;
+  switch (k.key_case()) {
+    case v1::SearchKey::kUids:
+    case v1::SearchKey::kFlagsSet:
+    case v1::SearchKey::kFlagsUnset:
+    case v1::SearchKey::kKeyword:
+    case v1::SearchKey::kUnkeyword:
+    case v1::SearchKey::kModseqAtLeast: return true;
+    case v1::SearchKey::kAnyOf:
+      return std::all_of(k.any_of().keys().begin(), k.any_of().keys().end(),
+                         [depth](const auto& c) { return Evaluable(c, depth + 1); });
+    case v1::SearchKey::kNoneOf:
+      return std::all_of(k.none_of().keys().begin(), k.none_of().keys().end(),
+                         [depth](const auto& c) { return Evaluable(c, depth + 1); });
+    default: return false;
+  }
+}
+
+bool HasKeyword(const IndexSnapshot& s, const IndexRec& r, const std::string& k) {
+  const auto& set = s.keyword_sets[r.keywords];
+  return std::find(set.begin(), set.end(), k) != set.end();
+}
+
+// As metad's SQL (storage/postgres/pg_store.cc KeyToSql, UidSetCondition).
+bool Matches(const IndexSnapshot& s, const IndexRec& r, const v1::SearchKey& k) {
+  switch (k.key_case()) {
+    case v1::SearchKey::kUids:
+      for (const auto& range : k.uids().ranges()) {
+        uint32_t a = range.first(), b = range.last();
+        if (b == 0) {  // N:* includes the highest UID even when N is above it
+          if (r.uid >= a || (!s.recs.empty() && r.uid == s.recs.back().uid)) return true;
+          continue;
+        }
+        if (b < a) std::swap(a, b);
+        if (r.uid >= a && r.uid <= b) return true;
+      }
+      return false;
+    case v1::SearchKey::kFlagsSet: return (r.flags & (k.flags_set() & 31)) == (k.flags_set() & 31);
+    case v1::SearchKey::kFlagsUnset: return (r.flags & (k.flags_unset() & 31)) == 0;
+    case v1::SearchKey::kKeyword: return HasKeyword(s, r, k.keyword());
+    case v1::SearchKey::kUnkeyword: return !HasKeyword(s, r, k.unkeyword());
+    case v1::SearchKey::kModseqAtLeast: return r.modseq >= k.modseq_at_least();
+    case v1::SearchKey::kAnyOf:
+      return std::any_of(k.any_of().keys().begin(), k.any_of().keys().end(),
+                         [&](const auto& c) { return Matches(s, r, c); });
+    case v1::SearchKey::kNoneOf:
+      return std::none_of(k.none_of().keys().begin(), k.none_of().keys().end(),
+                          [&](const auto& c) { return Matches(s, r, c); });
+    default: return false;  // not Evaluable
+  }
+}
+
 }  // namespace
+
+bool IndexCanSearch(const std::vector<v1::SearchKey>& keys) {
+  return std::all_of(keys.begin(), keys.end(), [](const v1::SearchKey& k) { return Evaluable(k, 0); });
+}
+
+std::optional<std::vector<uint32_t>> SearchIndex(const IndexSnapshot& s, const std::vector<v1::SearchKey>& keys) {
+  if (!IndexCanSearch(keys)) return std::nullopt;
+  std::vector<uint32_t> out;
+  for (const auto& r : s.recs)
+    if (std::all_of(keys.begin(), keys.end(), [&](const v1::SearchKey& k) { return Matches(s, r, k); }))
+      out.push_back(r.uid);
+  return out;
+}
 
 const IndexRec* IndexSnapshot::Find(uint32_t uid) const {
   auto it = std::lower_bound(recs.begin(), recs.end(), uid, [](const IndexRec& r, uint32_t u) { return r.uid < u; });

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,11 @@ struct IndexSnapshot {
 // had (index off, stream not ready, mailbox too large, budget spent, metad
 // failing): the caller then asks metad.
 asio::awaitable<std::shared_ptr<const IndexSnapshot>> CurrentIndex(Session& s, uint64_t mailbox_id);
+
+// SEARCH on a snapshot: the UIDs (ascending) matching all `keys`, or nullopt
+// when a key needs more than UIDs, flags, keywords and MODSEQ (metad then).
+std::optional<std::vector<uint32_t>> SearchIndex(const IndexSnapshot& s, const std::vector<v1::SearchKey>& keys);
+bool IndexCanSearch(const std::vector<v1::SearchKey>& keys);
 
 // Pure parts, for tests: a snapshot from messages (at `modseq`), and the next
 // one after Changes since its modseq.

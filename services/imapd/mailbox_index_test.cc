@@ -68,5 +68,59 @@ TEST(MailboxIndex, KeywordsChangeAndNoChangesKeepTheView) {
   EXPECT_EQ(ApplyChanges(*next, {}, {}, 3)->modseq, 4u);
 }
 
+v1::SearchKey Set(uint32_t f) {
+  v1::SearchKey k;
+  k.set_flags_set(f);
+  return k;
+}
+v1::SearchKey Unset(uint32_t f) {
+  v1::SearchKey k;
+  k.set_flags_unset(f);
+  return k;
+}
+v1::SearchKey Uids(std::vector<std::pair<uint32_t, uint32_t>> ranges) {
+  v1::SearchKey k;
+  for (auto [a, b] : ranges) {
+    auto* r = k.mutable_uids()->add_ranges();
+    r->set_first(a);
+    r->set_last(b);
+  }
+  return k;
+}
+
+TEST(MailboxIndex, SearchAnswersFlagKeysAsMetadDoes) {
+  // \Seen = 1, \Flagged = 4 (lib/imap flag bits, as metad stores them).
+  auto s = BuildSnapshot({M(1, 1, 3), M(2, 0, 4, {"$Work"}), M(3, 5, 9), M(7, 4, 12, {"$Work", "x"})}, 12);
+  auto run = [&](std::vector<v1::SearchKey> keys) { return SearchIndex(*s, keys); };
+  EXPECT_EQ(run({Unset(1)}), (std::vector<uint32_t>{2, 7}));                  // UNSEEN
+  EXPECT_EQ(run({Set(1), Set(4)}), (std::vector<uint32_t>{3}));               // SEEN FLAGGED
+  v1::SearchKey kw;
+  kw.set_keyword("$Work");
+  v1::SearchKey unkw;
+  unkw.set_unkeyword("x");
+  EXPECT_EQ(run({kw, unkw}), (std::vector<uint32_t>{2}));
+  v1::SearchKey ms;
+  ms.set_modseq_at_least(9);
+  EXPECT_EQ(run({ms}), (std::vector<uint32_t>{3, 7}));
+  // OR / NOT as any_of / none_of.
+  v1::SearchKey any;
+  *any.mutable_any_of()->add_keys() = kw;
+  *any.mutable_any_of()->add_keys() = Set(1);
+  EXPECT_EQ(run({any}), (std::vector<uint32_t>{1, 2, 3, 7}));
+  v1::SearchKey none;
+  *none.mutable_none_of()->add_keys() = Set(4);
+  EXPECT_EQ(run({none}), (std::vector<uint32_t>{1, 2}));
+  // UID sets: ranges either way round; N:* always holds the highest UID.
+  EXPECT_EQ(run({Uids({{3, 1}})}), (std::vector<uint32_t>{1, 2, 3}));
+  EXPECT_EQ(run({Uids({{50, 0}})}), (std::vector<uint32_t>{7}));
+  EXPECT_EQ(run({Uids({{2, 2}, {5, 0}}), Unset(1)}), (std::vector<uint32_t>{2, 7}));
+  // Anything else needs metad.
+  v1::SearchKey subject;
+  subject.set_subject("x");
+  EXPECT_FALSE(run({Unset(1), subject}).has_value());
+  EXPECT_FALSE(IndexCanSearch({any, subject}));
+  EXPECT_TRUE(IndexCanSearch({any, none, ms}));
+}
+
 }  // namespace
 }  // namespace columba::imapd
