@@ -11,6 +11,7 @@
 #include "lib/base/log.h"
 #include "lib/net/service_runtime.h"
 #include "services/imapd/listener.h"
+#include "services/imapd/message_cache.h"
 #include "services/imapd/watch.h"
 #include "storage/factory/factory.h"
 #include "storage/factory/probe.h"
@@ -60,6 +61,7 @@ int main(int argc, char** argv, char** envp) {
                                 std::chrono::hours(1));
   cfg.index_max_messages = static_cast<uint32_t>(r.Int("imap", "index_max_messages", 50'000, 0, 10'000'000));
   cfg.index_max_bytes = r.Size("imap", "index_max_bytes", 256ull << 20, 0, 1ull << 40);
+  cfg.message_cache_bytes = r.Size("imap", "message_cache_bytes", 32ull << 20, 0, 1ull << 40);
   auto& lim = cfg.limits;
   lim.max_line_length_unauthenticated = static_cast<size_t>(
       r.Size("imap", "max_line_length_unauthenticated", lim.max_line_length_unauthenticated, 1024, 1 << 20));
@@ -129,8 +131,9 @@ int main(int argc, char** argv, char** envp) {
   net::BlockingPool hash_pool(static_cast<size_t>(hash_workers), 10'000);
   imapd::ImapMetrics metrics(*rt.registry());
   imapd::WatchHub watches(metad, rt.io().get_executor(), cfg.watch_linger);
+  imapd::MessageCache messages(cfg.message_cache_bytes);
   imapd::ServerContext ctx{cfg,           std::move(*trusted), tls,  *stores->directory, guard, conn_limits, watches,
-                           *stores->blobs, metad,               pool, hash_pool, metrics, rt};
+                           *stores->blobs, metad,               pool, hash_pool, metrics, rt, messages};
 
   imapd::Listener plain(ctx, false), implicit(ctx, true);
   if (auto l = plain.Listen(hp->first, hp->second); !l) {

@@ -27,7 +27,10 @@ ImapMetrics::ImapMetrics(prometheus::Registry& r)
       index_hits(index.Add({{"result", "hit"}})),
       index_refreshes(index.Add({{"result", "refreshed"}})),
       index_builds(index.Add({{"result", "built"}})),
-      index_unavailable(index.Add({{"result", "unavailable"}})) {}
+      index_unavailable(index.Add({{"result", "unavailable"}})),
+      message_cache(prometheus::BuildCounter().Name("columba_imapd_message_cache_reads_total").Help("FETCH batches of ENVELOPE/BODYSTRUCTURE/body items by result: hit (the message cache and the mailbox index answered), miss (metad Fetch)").Register(r)),
+      message_cache_hits(message_cache.Add({{"result", "hit"}})),
+      message_cache_misses(message_cache.Add({{"result", "miss"}})) {}
 
 Session::Session(ServerContext& ctx, net::MaybeTlsStream& stream, std::string peer_ip, bool implicit_tls)
     : ctx_(ctx),

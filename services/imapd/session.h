@@ -47,7 +47,8 @@
 
 namespace columba::imapd {
 
-class WatchHub;  // watch.h
+class WatchHub;      // watch.h
+class MessageCache;  // message_cache.h
 
 struct ImapConfig {
   std::string hostname = "localhost";
@@ -73,6 +74,9 @@ struct ImapConfig {
   std::chrono::milliseconds watch_linger{60'000};
   uint32_t index_max_messages = 50'000;
   uint64_t index_max_bytes = 256ull << 20;
+  // Unchanging message metadata (ENVELOPE, BODYSTRUCTURE, blob id, size) kept
+  // for FETCH (message_cache.h); 0 = none.
+  uint64_t message_cache_bytes = 32ull << 20;
   imap::ParserLimits limits;
 };
 
@@ -95,6 +99,9 @@ struct ImapMetrics {
   prometheus::Counter& index_refreshes;    // one Changes call
   prometheus::Counter& index_builds;       // built from metad
   prometheus::Counter& index_unavailable;  // none to be had: the caller asked metad
+  prometheus::Family<prometheus::Counter>& message_cache;  // columba_imapd_message_cache_reads_total{result}
+  prometheus::Counter& message_cache_hits;    // a FETCH batch answered without metad
+  prometheus::Counter& message_cache_misses;  // a batch that needed metad's Fetch
 };
 
 struct ServerContext {
@@ -113,6 +120,7 @@ struct ServerContext {
   net::BlockingPool& hash_pool;
   ImapMetrics& metrics;
   net::ServiceRuntime& runtime;
+  MessageCache& messages;  // unchanging message metadata (message_cache.h)
 };
 
 struct SelectedMailbox {

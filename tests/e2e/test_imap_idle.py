@@ -208,6 +208,11 @@ class ImapIdle(unittest.TestCase):
         m = re.search(r'columba_imapd_index_reads_total\{result="%s"\} (\d+)' % result, text)
         return int(m.group(1)) if m else 0
 
+    def cache_reads(self, imapd, result):
+        _, text = imapd.http("/metrics")
+        m = re.search(r'columba_imapd_message_cache_reads_total\{result="%s"\} (\d+)' % result, text)
+        return int(m.group(1)) if m else 0
+
     def fetch_flags_until(self, c, want, within=1.0):
         start, seen = time.monotonic(), []
         while True:
@@ -261,6 +266,18 @@ class ImapIdle(unittest.TestCase):
         untagged, ok = a.command("f3", "UID FETCH 1:* (FLAGS)")
         self.assertEqual(untagged, ["* 1 FETCH (UID 1 FLAGS (\\Flagged $Work))", "* 2 FETCH (UID 2 FLAGS (\\Seen))",
                                     "* 3 FETCH (UID 4 FLAGS ())"])
+        # ENVELOPE, size and body: the second time from the message cache (message_cache.h),
+        # with the index's current flags; the same answer as from metad.
+        hits = self.cache_reads(self.imapd, "hit")
+        first, ok = a.command("g1", "UID FETCH 2 (FLAGS RFC822.SIZE ENVELOPE BODY.PEEK[])")
+        self.assertTrue(ok.startswith("g1 OK"), ok)
+        again, ok = a.command("g2", "UID FETCH 2 (FLAGS RFC822.SIZE ENVELOPE BODY.PEEK[])")
+        self.assertEqual(again, first)
+        self.assertIn("FLAGS (\\Seen)", first[0])
+        self.assertGreater(self.cache_reads(self.imapd, "hit"), hits)
+        _, ok = c.command("c3", r"STORE 2 +FLAGS.SILENT (\Answered)")
+        untagged, ok = a.command("g3", "UID FETCH 2 (FLAGS RFC822.SIZE)")
+        self.assertRegex(untagged[0], r"^\* 2 FETCH \(UID 2 FLAGS \(\\Answered \\Seen\) RFC822.SIZE \d+\)$")
         # SELECT takes its view from the index too (no scan in metad): the same answer.
         _, ok = b.command("b4", r"STORE 1 +FLAGS.SILENT (\Seen)")
         reads = sum(self.index_reads(self.imapd, r) for r in ("hit", "refreshed"))
@@ -275,7 +292,7 @@ class ImapIdle(unittest.TestCase):
         self.assertIn(f"* OK [HIGHESTMODSEQ {modseq}] Highest.", untagged)
         untagged, ok = d.command("f", "UID FETCH 1:* (FLAGS)")
         self.assertEqual(untagged, ["* 1 FETCH (UID 1 FLAGS (\\Flagged \\Seen $Work))",
-                                    "* 2 FETCH (UID 2 FLAGS (\\Seen))", "* 3 FETCH (UID 4 FLAGS ())"])
+                                    "* 2 FETCH (UID 2 FLAGS (\\Answered \\Seen))", "* 3 FETCH (UID 4 FLAGS ())"])
 
     def test_idle_reports_other_node_flag_change(self):
         a = self.session(self.imapd)

@@ -26,6 +26,7 @@
 #include "lib/mail/message.h"
 #include "services/imapd/commands.h"
 #include "services/imapd/mailbox_index.h"
+#include "services/imapd/message_cache.h"
 #include "services/imapd/metad_fetch.h"
 
 namespace columba::imapd {
@@ -33,6 +34,8 @@ namespace columba::imapd {
 namespace {
 
 using Type = imap::FetchItem::Type;
+
+constexpr size_t kCacheFetchesUpTo = 256;  // messages per FETCH that go into the message cache
 
 imap::SectionSpec ToSpec(const imap::FetchSection& s) {
   imap::SectionSpec spec;
@@ -319,25 +322,53 @@ asio::awaitable<void> CmdFetch(Session& s, const imap::Command& cmd) {
     if (!vanished.empty()) s.Queue("* VANISHED (EARLIER) " + imap::FormatUidSet(vanished) + "\r\n");
   }
 
-  // Only UID, FLAGS and MODSEQ: from this process's index of the mailbox when
-  // the Watch stream vouches for it (mailbox_index.h), else from metad.
+  // From this process's index of the mailbox when the Watch stream vouches for
+  // it (mailbox_index.h): UID, FLAGS and MODSEQ, and with the message cache
+  // (message_cache.h) the unchanging rest; else from metad. A FETCH that sets
+  // \Seen writes through metad anyway.
+  const bool index_items_only = std::all_of(items.begin(), items.end(), [](const imap::FetchItem& i) {
+    return i.type == Type::kUid || i.type == Type::kFlags || i.type == Type::kModSeq;
+  });
   std::shared_ptr<const IndexSnapshot> index;
-  if (std::all_of(items.begin(), items.end(), [](const imap::FetchItem& i) {
-        return i.type == Type::kUid || i.type == Type::kFlags || i.type == Type::kModSeq;
-      }))
-    index = co_await CurrentIndex(s, sel.id);
+  if (index_items_only || (!sets_seen && ctx.cfg.message_cache_bytes > 0)) index = co_await CurrentIndex(s, sel.id);
 
   // 3. Batch by batch: metadata, \Seen, blobs, lines.
   const size_t batch = std::max<uint32_t>(1, ctx.cfg.fetch_batch);
   for (size_t start = 0; start < uids.size(); start += batch) {
     std::span<const uint32_t> part(uids.data() + start, std::min(batch, uids.size() - start));
     Result<std::vector<v1::MessageMeta>> metas;
+    bool local = false;
     if (index) {
-      metas.emplace();
-      for (uint32_t u : part)
-        if (const IndexRec* r = index->Find(u)) metas->push_back(index->Meta(*r));
-    } else {
+      std::vector<v1::MessageMeta> found;
+      local = true;
+      for (uint32_t u : part) {
+        const IndexRec* r = index->Find(u);
+        if (!r) continue;  // expunged meanwhile: metad would leave it out too
+        if (index_items_only) {
+          found.push_back(index->Meta(*r));
+          continue;
+        }
+        auto cached = ctx.messages.Get(sel.id, u);
+        if (!cached || (need_parsed && !cached->has_parsed())) {
+          local = false;
+          break;
+        }
+        v1::MessageMeta m = *cached;
+        v1::MessageMeta current = index->Meta(*r);
+        m.set_flags(current.flags());
+        m.set_modseq(current.modseq());
+        *m.mutable_keywords() = std::move(*current.mutable_keywords());
+        found.push_back(std::move(m));
+      }
+      if (local) metas = std::move(found);
+      if (!index_items_only) (local ? ctx.metrics.message_cache_hits : ctx.metrics.message_cache_misses).Increment();
+    }
+    if (!local) {
       metas = co_await FetchMeta(s, sel.id, ToUidSet(part), need_parsed, changed_since, /*without_text=*/true);
+      // Only small FETCHes fill the cache: a client syncing a whole mailbox
+      // would push out what interactive sessions use (and grow the process).
+      if (metas && uids.size() <= kCacheFetchesUpTo)
+        for (const auto& m : *metas) ctx.messages.Put(sel.id, m);
     }
     if (!metas) {
       log::Warn("Fetch failed", {{"error", metas.error().message}});
