@@ -188,8 +188,7 @@ asio::awaitable<std::shared_ptr<const IndexSnapshot>> CurrentIndex(Session& s, u
     co_return nullptr;
   }
   std::shared_ptr<const IndexSnapshot> snap = hub.Index(mailbox);
-  if (snap && snap->epoch == probe.epoch && snap->account_epoch == probe.account_epoch && probe.seen <= snap->modseq &&
-      now - snap->read_at < ctx.cfg.poll_max_staleness) {
+  if (snap && Vouches(snap->probe, snap->modseq, snap->read_at, probe, now, ctx.cfg.poll_max_staleness)) {
     ctx.metrics.index_hits.Increment();
     co_return snap;
   }
@@ -222,8 +221,7 @@ asio::awaitable<std::shared_ptr<const IndexSnapshot>> CurrentIndex(Session& s, u
     next = ApplyChanges(*base, ch->changed, ch->expunged, ch->highestmodseq);
     ctx.metrics.index_builds.Increment();
   }
-  next->epoch = probe.epoch;
-  next->account_epoch = probe.account_epoch;
+  next->probe = probe;
   next->read_at = now;
   if (!hub.PutIndex(mailbox, next, ctx.cfg.index_max_bytes)) ctx.metrics.index_unavailable.Increment();
   co_return next;  // current for this command even when not kept

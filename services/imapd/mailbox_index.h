@@ -8,7 +8,7 @@
 //   in the WatchHub (watch.h), so it exists while a session of this process
 //   has the mailbox selected. CurrentIndex() returns it when the Watch stream
 //   vouches that nothing changed since it was read (the same rule as NOOP's,
-//   WatchHub::Probe, including imap.poll_max_staleness); otherwise it refreshes
+//   watch_probe.h, including imap.poll_max_staleness); otherwise it refreshes
 //   it with one metad Changes(since = its modseq) (or builds it: Changes for
 //   the MODSEQ, Fetch 1:*, Changes again) and stores the newer snapshot for
 //   the other sessions. Changes are authoritative, so a refresh is right
@@ -39,7 +39,7 @@ struct IndexRec {
 
 struct IndexSnapshot {
   uint64_t modseq = 0;
-  uint64_t epoch = 0, account_epoch = 0;  // the WatchHub::Probe taken before the read
+  WatchProbe probe;  // taken before the read that made it (watch_probe.h)
   std::chrono::steady_clock::time_point read_at;
   std::vector<IndexRec> recs;                          // ascending UID
   std::vector<std::vector<std::string>> keyword_sets;  // [0] is empty

@@ -42,6 +42,7 @@
 #include "lib/net/service_runtime.h"
 #include "lib/net/tls.h"
 #include "lib/rpc/metad_client.h"
+#include "services/imapd/watch_probe.h"
 #include "storage/api/blob_store.h"
 #include "storage/api/directory.h"
 
@@ -133,11 +134,11 @@ struct SelectedMailbox {
   std::vector<uint32_t> pending_expunged;  // seen, not yet reported (still in `uids`)
   std::vector<uint32_t> saved;             // SEARCHRES "$" (RFC 5182): UIDs, ascending
   // The shared Watch stream of this mailbox (a WatchHub subscription) and what
-  // it said just before the session's last metad read (WatchHub::Probe):
-  // SyncMailbox skips metad while the stream vouches that nothing changed.
+  // it said just before the session's last metad read, made at `synced_at`:
+  // SyncMailbox skips metad while the stream vouches that nothing changed
+  // since (watch_probe.h).
   std::shared_ptr<void> watch;
-  bool watch_trusted = false;
-  uint64_t watch_epoch = 0, watch_account_epoch = 0;
+  WatchProbe synced_probe;
   std::chrono::steady_clock::time_point synced_at;
   // The saved result restricted to the messages still in the view.
   std::vector<uint32_t> SavedInView() const {

@@ -53,7 +53,7 @@ struct WatchHub::State : std::enable_shared_from_this<WatchHub::State> {
     std::shared_ptr<MailboxStream> stream;  // null while waiting to retry
     bool ready = false;                     // the stream said `ready`
     bool retry_pending = false;
-    uint64_t epoch = 0;  // see WatchHub::Probe
+    uint64_t epoch = 0;  // see watch_probe.h
     uint64_t seen = 0;
     std::vector<std::pair<uint64_t, std::weak_ptr<IdleSignal>>> subs;
     std::shared_ptr<const IndexSnapshot> index;

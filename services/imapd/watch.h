@@ -27,6 +27,7 @@
 #include <memory>
 
 #include "services/imapd/session.h"
+#include "services/imapd/watch_probe.h"
 
 namespace columba::imapd {
 
@@ -64,21 +65,9 @@ class WatchHub {
   // so that Look() can vouch for the mailbox, without being woken.
   std::unique_ptr<Subscription> Subscribe(uint64_t account_id, uint64_t mailbox_id, std::shared_ptr<IdleSignal> sig);
 
-  // What this process knows of a mailbox without asking metad. `epoch` changes
-  // whenever the stream (re)becomes ready, metad asks for a resync, or the
-  // stream ends; `account_epoch` when a session of this process writes to the
-  // account (TouchAccount);
-  // `seen` is the highest MODSEQ notified on the stream. A session that asked
-  // metad after reading a ready Probe (mailbox state up to MODSEQ m) may take
-  // "nothing changed" as long as a later Probe is ready, has the same epochs
-  // and seen <= m: every change committed after its read is notified on that
-  // stream, and every write of this process touches the account.
-  struct Probe {
-    bool ready = false;
-    uint64_t epoch = 0;
-    uint64_t account_epoch = 0;  // the account's TouchAccount count, compared with epoch
-    uint64_t seen = 0;
-  };
+  // What this process knows of a mailbox without asking metad (the rule that
+  // uses it: watch_probe.h).
+  using Probe = WatchProbe;
   Probe Look(uint64_t account_id, uint64_t mailbox_id) const;
   // After any write through this process to the account's mailboxes, so that
   // its other sessions read their own process's writes at once (the stream's

@@ -57,15 +57,13 @@ asio::awaitable<void> SyncMailbox(Session& s, bool allow_expunge) {
   if (!s.selected()) co_return;
   const uint64_t mailbox_id = s.selected()->id;
   const uint64_t since = s.selected()->modseq;
-  // The Watch stream first (watch.h, WatchHub::Probe): unchanged since this
+  // The Watch stream first (watch_probe.h): unchanged since this
   // session's last metad read, and that read recent enough, means no call.
   const auto now = std::chrono::steady_clock::now();
   const auto probe = s.ctx().watches.Look(s.account_id(), mailbox_id);
   {
     auto& sel = *s.selected();
-    if (sel.watch_trusted && probe.ready && probe.epoch == sel.watch_epoch &&
-        probe.account_epoch == sel.watch_account_epoch && probe.seen <= sel.modseq &&
-        now - sel.synced_at < s.ctx().cfg.poll_max_staleness) {
+    if (Vouches(sel.synced_probe, sel.modseq, sel.synced_at, probe, now, s.ctx().cfg.poll_max_staleness)) {
       s.ctx().metrics.syncs_watch.Increment();
       if (allow_expunge && !sel.pending_expunged.empty()) ReportExpunged(s, {});
       co_return;
@@ -117,9 +115,7 @@ asio::awaitable<void> SyncMailbox(Session& s, bool allow_expunge) {
   }
   sel.modseq = std::max(sel.modseq, r->highestmodseq);
   // Trust the stream from here on only if it was ready before the read.
-  sel.watch_trusted = probe.ready;
-  sel.watch_epoch = probe.epoch;
-  sel.watch_account_epoch = probe.account_epoch;
+  sel.synced_probe = probe;
   sel.synced_at = now;
 }
 

@@ -158,7 +158,7 @@ asio::awaitable<void> CmdStore(Session& s, const imap::Command& cmd) {
   // This STORE was the only change since the session's last sync (MODSEQ moves
   // by one per change, and this one's is the mailbox's new HIGHESTMODSEQ; or
   // nothing changed at all): the session is still current and its own write
-  // need not cost its next NOOP a metad call (SyncMailbox, WatchHub::Probe).
+  // need not cost its next NOOP a metad call (SyncMailbox, watch_probe.h).
   // Not with CONDSTORE: the next sync then reports the new MODSEQ of a .SILENT
   // store. (A STORE that changed nothing does not move MODSEQ, so
   // HIGHESTMODSEQ = before + 1 then means someone else's change.)
@@ -167,9 +167,9 @@ asio::awaitable<void> CmdStore(Session& s, const imap::Command& cmd) {
                              ? h == modseq_before
                              : h == modseq_before + 1 && std::all_of(r->updated().begin(), r->updated().end(),
                                                                      [h](const auto& m) { return m.modseq() == h; });
-  if (sel.watch_trusted && !s.condstore() && only_this) {
+  if (sel.synced_probe.ready && !s.condstore() && only_this) {
     sel.modseq = r->highestmodseq();
-    sel.watch_account_epoch = account_epoch;
+    sel.synced_probe.account_epoch = account_epoch;
   }
   // Untagged FETCH for each changed message (RFC 3501 6.4.6); with .SILENT
   // only when UNCHANGEDSINCE is used (RFC 7162 3.1.3 wants MODSEQ reported).
