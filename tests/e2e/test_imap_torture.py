@@ -650,10 +650,24 @@ class ImapTorture(unittest.TestCase):
                 shared.stop.set()
 
         threads.append(threading.Thread(target=deliver, daemon=True))
+        def covered():
+            """Every kind of change the checks below count has happened often enough."""
+            try:
+                ops = sum((collections.Counter(s.ops) for s in sessions), collections.Counter())
+            except RuntimeError:  # a worker's Counter grew while being copied
+                return False
+            return (ops["append"] > 10 and len(shared.expunged) > 10 and ops["vanished"] > 10
+                    and ops["modseq"] > 10 and ops["changedsince"] > 5 and len(delivered) > 10
+                    and ops["copy"] > 5)
+
         start = time.monotonic()
         for t in threads:
             t.start()
+        # At least `seconds`; on a slow or busy machine on until the workload has covered
+        # every kind of change the checks below count (at most 4 x `seconds`).
         shared.stop.wait(seconds)
+        while not shared.stop.is_set() and not covered() and time.monotonic() < start + 4 * seconds:
+            shared.stop.wait(0.25)
         shared.stop.set()
         barrier.wait(timeout=60)  # every session has stopped changing things
         for t in threads:
