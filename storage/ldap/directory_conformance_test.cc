@@ -4,7 +4,7 @@
 //   directory_conformance_test - the Directory conformance suite, plus LDAP-only
 //   replication/failover cases, escaping checks and the CachingDirectory decorator.
 // DESCRIPTION
-//   DirectoryConformance runs against MemoryDirectory, CachingDirectory(Memory) and
+//   DirectoryConformance runs against MemoryDirectory, CachingDirectory(Memory), FileDirectory and
 //   LdapDirectory on a real slapd provider + syncrepl consumer (reads from the consumer
 //   first, as services do). Reads after writes poll for up to 5 s (Eventually) because
 //   a replica lags the provider by milliseconds; the in-memory backends pass at once.
@@ -24,6 +24,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <set>
@@ -31,6 +34,7 @@
 #include <thread>
 
 #include "storage/api/caching_directory.h"
+#include "storage/filedir/file_directory.h"
 #include "storage/ldap/ldap_directory.h"
 #include "storage/memory/memory_directory.h"
 #include "tests/lib/test_env.h"
@@ -91,6 +95,13 @@ std::vector<std::string> Split(const std::string& s) {
 }
 
 // The test infrastructure's LDAP: reads from the consumer first, writes to the provider.
+// A fresh directory for the file backend (removed in TearDown).
+std::string TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "columba-filedir-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  return tmpl;
+}
+
 LdapDirectoryConfig LdapConfigFromTestEnv() {
   LdapDirectoryConfig c;
   c.read_uris = Split(TestEnv("COLUMBA_LDAP_URIS"));
@@ -128,6 +139,11 @@ class DirectoryConformance : public ::testing::TestWithParam<std::string> {
       dir_ = std::make_shared<MemoryDirectory>();
     } else if (backend == "caching_memory") {
       dir_ = std::make_shared<CachingDirectory>(std::make_shared<MemoryDirectory>(), 30s);
+    } else if (backend == "file") {
+      file_dir_ = TempDir();
+      auto d = FileDirectory::Open(file_dir_ + "/directory");
+      ASSERT_TRUE(d) << Why(d);
+      dir_ = *d;
     } else if (backend == "ldap") {
       dir_ = MakeLdap(LdapConfigFromTestEnv());  // throws (test fails) without infra
     } else {
@@ -154,7 +170,12 @@ class DirectoryConformance : public ::testing::TestWithParam<std::string> {
     return Eventually([&] { return dir_->Lookup(address); }, Found);
   }
 
+  void TearDown() override {
+    if (!file_dir_.empty()) std::filesystem::remove_all(file_dir_);
+  }
+
   std::shared_ptr<Directory> dir_;
+  std::string file_dir_;  // the "file" backend's directory
 };
 
 TEST_P(DirectoryConformance, AddAndListDomains) {
@@ -473,8 +494,79 @@ TEST_P(DirectoryConformance, ConcurrentCallsAreSafe) {
   EXPECT_EQ(listed->size(), 60u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, DirectoryConformance, ::testing::Values("memory", "caching_memory", "ldap"),
+INSTANTIATE_TEST_SUITE_P(Backends, DirectoryConformance, ::testing::Values("memory", "caching_memory", "file", "ldap"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// ================================================================ the flat file
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+TEST(FileDirectory, AHandWrittenFileIsReadAndEditsAreSeenAtTheNextCall) {
+  std::string dir = TempDir();
+  std::string path = dir + "/users";
+  WriteText(path,
+            "# the site's users\n"
+            "domain Example.TEST\n"
+            "\n"
+            "account alice@example.test {PLAIN}secret\tquota_bytes=1024 aliases=al@example.test,a%2Cb@example.test\n"
+            "account bob@example.test - quota_messages=5 disabled  # no login\n");
+  auto d = FileDirectory::Open(path);
+  ASSERT_TRUE(d) << Why(d);
+  auto alice = (*d)->Lookup("AL@example.test");
+  ASSERT_TRUE(Found(alice)) << Why(alice);
+  EXPECT_EQ((*alice)->address, "alice@example.test");
+  EXPECT_EQ((*alice)->password_hash, "{PLAIN}secret");
+  EXPECT_EQ((*alice)->quota_bytes, 1024u);
+  EXPECT_EQ((*alice)->aliases, (std::vector<std::string>{"a,b@example.test", "al@example.test"}));
+  auto bob = (*d)->Lookup("bob@example.test");
+  ASSERT_TRUE(Found(bob));
+  EXPECT_FALSE((*bob)->enabled);
+  EXPECT_EQ((*bob)->password_hash, "");
+  EXPECT_EQ((*bob)->quota_messages, 5u);
+
+  // Another process (another instance) writes; this one sees it at once.
+  auto other = FileDirectory::Open(path);
+  ASSERT_TRUE(other);
+  ASSERT_TRUE((*other)->AddAccount(Account{"carol@example.test", {}, "{PLAIN}c", 0, 0, true}));
+  EXPECT_TRUE(Found((*d)->Lookup("carol@example.test")));
+  ASSERT_TRUE((*d)->DeleteAccount("bob@example.test"));
+  EXPECT_TRUE(Gone((*other)->Lookup("bob@example.test")));
+  // Both wrote through the lock: nothing was lost.
+  auto all = (*other)->ListAccounts("");
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 2u);
+
+  // A hand edit with a typo: the last good contents are served, writes refused.
+  WriteText(path, "domain example.test\naccount dave@example.test {PLAIN}d quota=7\n");
+  EXPECT_TRUE(Found((*d)->Lookup("carol@example.test"))) << "the last good file is still served";
+  auto refused = (*d)->AddDomain("new.test");
+  EXPECT_TRUE(IsKind(refused, ErrorKind::kUnavailable));
+  EXPECT_NE(Why(refused).find("line 2"), std::string::npos) << Why(refused);
+  auto fresh = FileDirectory::Open(path);
+  EXPECT_TRUE(IsKind(fresh, ErrorKind::kUnavailable)) << "a new reader refuses a file that does not parse";
+  // Fixed: read again.
+  WriteText(path, "domain example.test\naccount dave@example.test {PLAIN}d quota_bytes=7\n");
+  EXPECT_TRUE(Found((*d)->Lookup("dave@example.test")));
+  EXPECT_TRUE(Gone((*d)->Lookup("carol@example.test")));
+  EXPECT_TRUE((*d)->AddDomain("new.test"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(FileDirectory, AMissingFileIsEmptyUntilTheFirstWrite) {
+  std::string dir = TempDir();
+  auto d = FileDirectory::Open(dir + "/none");
+  ASSERT_TRUE(d) << Why(d);
+  auto domains = (*d)->ListDomains();
+  ASSERT_TRUE(domains);
+  EXPECT_TRUE(domains->empty());
+  EXPECT_FALSE(std::filesystem::exists(dir + "/none"));
+  ASSERT_TRUE((*d)->AddDomain("example.test"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/none"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/none.tmp"));
+  std::filesystem::remove_all(dir);
+}
 
 // ================================================================ LDAP only
 

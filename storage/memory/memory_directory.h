@@ -10,7 +10,8 @@
 //   clashes), so the same error wins when several apply. Thread-safe: one mutex
 //   guards all maps; no call blocks on anything else.
 // NEVER
-//   Is durable or shared between processes: never wire it into a running service;
+//   Is durable or shared between processes: never wire it alone into a running
+//   service (storage/filedir keeps one as the parsed form of its file);
 //   diverges from LdapDirectory's semantics (change both, and the suite, together).
 #pragma once
 
