@@ -5,6 +5,7 @@
 
 #include "storage/api/caching_directory.h"
 #include "storage/blob/fs/fs_blob_store.h"
+#include "storage/filedir/file_directory.h"
 #include "storage/ldap/ldap_directory.h"
 #include "storage/redis/redis_ephemeral.h"
 
@@ -16,7 +17,10 @@ StorageConfig ReadStorageConfig(ConfigReader& r, bool need_blob, bool need_direc
   c.blob_root = r.String("blob", "root", "");
   if (need_blob && c.blob_backend == "fs" && c.blob_root.empty())
     r.Invalid("blob", "root", "required for the fs blob store");
-  c.directory_backend = r.Enum("directory", "backend", "ldap", {"ldap"});
+  c.directory_backend = r.Enum("directory", "backend", "ldap", {"ldap", "file"});
+  c.directory_file = r.String("directory", "file", "");
+  if (need_directory && c.directory_backend == "file" && c.directory_file.empty())
+    r.Invalid("directory", "file", "required for the file directory (directory.backend: file)");
   c.directory_cache_ttl = r.Duration("directory", "cache_ttl", std::chrono::seconds(30), std::chrono::seconds(0),
                                      std::chrono::hours(1));
   c.ldap_uris = r.List("ldap", "uris", {});
@@ -38,6 +42,12 @@ Result<std::shared_ptr<BlobStore>> MakeBlobStore(const StorageConfig& c) {
 }
 
 Result<std::shared_ptr<Directory>> MakeDirectory(const StorageConfig& c, bool cached) {
+  if (c.directory_backend == "file") {
+    // No cache: a read is a stat and a lookup in memory, and edits show at once.
+    auto file = FileDirectory::Open(c.directory_file);
+    if (!file) return tl::unexpected(file.error());
+    return std::shared_ptr<Directory>(std::move(*file));
+  }
   LdapDirectoryConfig lc;
   lc.read_uris = c.ldap_uris;
   lc.write_uri = c.ldap_write_uri.empty() ? (c.ldap_uris.empty() ? "" : c.ldap_uris.back()) : c.ldap_write_uri;

@@ -33,7 +33,8 @@ namespace columba::storage {
 struct StorageConfig {
   std::string blob_backend;
   std::string blob_root;
-  std::string directory_backend;
+  std::string directory_backend;  // ldap | file
+  std::string directory_file;     // directory.file (backend file)
   std::chrono::milliseconds directory_cache_ttl{30'000};
   std::vector<std::string> ldap_uris;
   std::string ldap_write_uri;

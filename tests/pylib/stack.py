@@ -107,7 +107,10 @@ class Service:
 
 
 class Stack:
-    def __init__(self, name):
+    def __init__(self, name, directory="ldap"):
+        """directory: "ldap" (the shared slapd pair) or "file" (storage/filedir, a file in
+        the stack's directory)."""
+        self.directory = directory
         self.env = _env_file()
         self.build = os.environ.get("COLUMBA_BUILD_DIR") or os.path.join(
             os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "build")
@@ -122,6 +125,7 @@ class Stack:
         base = self.env["COLUMBA_PG_URI"].rsplit("/", 1)[0]
         self.pg_uri = f"{base}/{self.db}"
         self.blob_root = os.path.join(self.dir, "blobs")
+        self.directory_file = os.path.join(self.dir, "directory")
         os.makedirs(self.blob_root)
         self.metad_port = None
         self.ctl_config = self.write_config("columbactl", {"metad": {"address": "127.0.0.1:1",
@@ -143,6 +147,9 @@ class Stack:
             if name != "columbactl" else os.path.join(self.build, "services", "columbactl", "columbactl")
 
     def storage_sections(self):
+        if self.directory == "file":
+            return {"blob": {"backend": "fs", "root": self.blob_root},
+                    "directory": {"backend": "file", "file": self.directory_file}}
         uris = self.env["COLUMBA_LDAP_URIS"].split()
         return {
             "blob": {"backend": "fs", "root": self.blob_root},
