@@ -240,6 +240,22 @@ class Stack:
         self.services.append(svc)
         return svc
 
+    def start_smtpd(self, lmtpd, name="smtpd", wait=True, **extra):
+        """smtpd on a free port handing local mail to `lmtpd`; extra: section__key=value."""
+        port, http_port = free_port(), free_port()
+        cfg = {"service": {"metrics_listen": f"127.0.0.1:{http_port}", "drain_timeout": "5s"},
+               "smtp": {"listen": f"127.0.0.1:{port}", "hostname": "mx.test",
+                        "lmtp_address": f"127.0.0.1:{lmtpd.port}"}}
+        for k, v in extra.items():
+            sec, key = k.split("__")
+            cfg.setdefault(sec, {})[key] = v
+        path = self.write_config(name, cfg, storage=True)
+        svc = Service(name, self.bin("columba-smtpd"), path, os.path.join(self.dir, f"{name}.log"), http_port)
+        svc.port = port
+        svc.start(wait=wait)
+        self.services.append(svc)
+        return svc
+
     def start_imapd(self, name="imapd", metad=None, wait=True, tls=None, **extra):
         """columba-imapd on free ports. tls: (cert_file, key_file) enables the implicit-TLS
         port (svc.tls_port) and STARTTLS; extra: section__key=value config overrides."""

@@ -1,0 +1,141 @@
+"""test_smtp.py - columba-smtpd's first slice (issue 5) end to end: Python's smtplib
+and a raw client against smtpd on the MX port, handing local mail to a real lmtpd
+(real metad, PostgreSQL, slapd). Clients from 127.0.0.1 are in trusted_networks;
+127.0.0.2 is an outside client.
+
+Checked: EHLO's extensions; a message to a local user reaches the mailstore (with a
+Received: header) only after 250; an unknown user is 550 5.1.1 at RCPT; from outside,
+a remote recipient and every relay trick get 554 5.7.1 and nothing is stored; from a
+trusted network a remote recipient is 451 (no outbound queue yet: nothing accepted
+that could not be kept); SIZE over the limit is 552 5.3.4 at MAIL; a command line
+over 1000 octets is 500 5.5.2 and the session goes on; lmtpd stopped means 451 after
+DATA and nothing stored, and the retry after it is back delivers.
+"""
+import smtplib
+import socket
+import unittest
+
+from pylib.stack import Stack
+
+MSG = (b"From: Alice <alice@example.org>\r\nTo: Bob\r\nSubject: over smtp\r\n"
+       b"Message-ID: <s1@example.org>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n")
+
+
+class Raw:
+    def __init__(self, port, source="127.0.0.1"):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+        self.f = self.s.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.f.readline().decode().rstrip("\r\n")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return lines
+
+    def cmd(self, text):
+        self.s.sendall(text.encode() + b"\r\n")
+        return self.reply()
+
+    def close(self):
+        self.s.close()
+
+
+class Smtp(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack("smtp")
+        cls.metad = cls.stack.start_metad()
+        cls.lmtpd = cls.stack.start_lmtpd()
+        cls.smtpd = cls.stack.start_smtpd(cls.lmtpd, smtp__max_message_size="64K")
+        cls.bob = cls.stack.add_user("bob")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.close()
+
+    def outside(self):
+        r = Raw(self.smtpd.port, "127.0.0.2")
+        self.addCleanup(r.close)
+        self.assertTrue(r.greeting[0].startswith("220 mx.test"), r.greeting)
+        self.assertTrue(r.cmd("EHLO outside.example")[-1].startswith("250 "))
+        self.assertEqual(r.cmd("MAIL FROM:<x@outside.example>"), ["250 2.1.0 Ok"])
+        return r
+
+    def test_ehlo_and_local_delivery(self):
+        with smtplib.SMTP("127.0.0.1", self.smtpd.port) as s:
+            code, text = s.ehlo("client.example")
+            self.assertEqual(code, 250)
+            for ext in ("pipelining", "size", "8bitmime", "enhancedstatuscodes"):
+                self.assertTrue(s.has_extn(ext), ext)
+            self.assertEqual(s.esmtp_features["size"], str(64 * 1024))
+            before = len(self.stack.messages(self.bob))
+            self.assertEqual(s.sendmail("alice@example.org", [self.bob], MSG), {})
+        stored = self.stack.messages(self.bob)
+        self.assertEqual(len(stored), before + 1)
+        body = self.stack.ctl("message", "get", self.bob, str(stored[-1]["uid"]), binary=True)
+        self.assertIn(b"Received: from client.example ([127.0.0.1])", body)
+        self.assertTrue(body.endswith(MSG), body[-200:])
+
+    def test_unknown_local_user_is_refused_at_rcpt(self):
+        with smtplib.SMTP("127.0.0.1", self.smtpd.port) as s:
+            s.ehlo("client.example")
+            s.mail("alice@example.org")
+            code, text = s.rcpt(f"nobody@{self.stack.domain}")
+            self.assertEqual((code, text), (550, b"5.1.1 No such user here"))
+
+    def test_outside_clients_cannot_relay_by_any_trick(self):
+        d = self.stack.domain
+        before = len(self.stack.messages(self.bob))
+        for rcpt in ("<victim@elsewhere.example>", f"<victim%elsewhere.example@{d}>",
+                     f"<elsewhere.example!victim@{d}>", f'<"victim@elsewhere.example"@{d}>',
+                     f"<@{d}:victim@elsewhere.example>"):
+            r = self.outside()
+            self.assertEqual(r.cmd(f"RCPT TO:{rcpt}"), ["554 5.7.1 Relay access denied"], rcpt)
+            self.assertEqual(r.cmd("DATA"), ["554 5.5.1 No valid recipients"])
+        # A local recipient from outside is fine (this is the MX).
+        r = self.outside()
+        self.assertEqual(r.cmd(f"RCPT TO:<{self.bob}>"), ["250 2.1.5 Ok"])
+        self.assertEqual(r.cmd("DATA"), ["354 End data with <CR><LF>.<CR><LF>"])
+        r.s.sendall(MSG + b".\r\n")
+        self.assertEqual(r.reply(), ["250 2.0.0 Ok: delivered"])
+        self.assertEqual(len(self.stack.messages(self.bob)), before + 1)
+
+    def test_trusted_network_relay_waits_for_the_queue(self):
+        with smtplib.SMTP("127.0.0.1", self.smtpd.port) as s:
+            s.ehlo("client.example")
+            s.mail("alice@example.org")
+            code, text = s.rcpt("carol@elsewhere.example")
+            self.assertEqual(code, 451, text)
+
+    def test_limits(self):
+        with smtplib.SMTP("127.0.0.1", self.smtpd.port) as s:
+            s.ehlo("client.example")
+            code, text = s.mail("alice@example.org", ["SIZE=70000"])
+            self.assertEqual((code, text), (552, b"5.3.4 Message size exceeds fixed maximum message size"))
+        r = Raw(self.smtpd.port)
+        self.addCleanup(r.close)
+        r.cmd("EHLO client.example")
+        self.assertEqual(r.cmd("NOOP " + "x" * 1100), ["500 5.5.2 Line too long"])
+        self.assertEqual(r.cmd("NOOP"), ["250 2.0.0 Ok"], "the session goes on")
+
+    def test_lmtpd_down_means_451_and_nothing_stored(self):
+        before = len(self.stack.messages(self.bob))
+        self.lmtpd.stop()
+        try:
+            with smtplib.SMTP("127.0.0.1", self.smtpd.port) as s:
+                with self.assertRaises(smtplib.SMTPDataError) as e:
+                    s.sendmail("alice@example.org", [self.bob], MSG)
+                self.assertEqual(e.exception.smtp_code, 451)
+            self.assertEqual(len(self.stack.messages(self.bob)), before)
+        finally:
+            self.lmtpd.start()
+        with smtplib.SMTP("127.0.0.1", self.smtpd.port) as s:
+            self.assertEqual(s.sendmail("alice@example.org", [self.bob], MSG), {})
+        self.assertEqual(len(self.stack.messages(self.bob)), before + 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
