@@ -116,6 +116,16 @@ struct Command {
 // Parses one command line, without its CRLF.
 Result<Command> ParseCommand(std::string_view line);
 
+// The MAIL FROM parameters both servers accept, SIZE (RFC 1870) and BODY
+// (7BIT / 8BITMIME, RFC 6152): nullopt when they are fine, else the reply
+// (552 5.3.4 over max_size; 501 5.5.4 malformed; 555 5.5.4 any other parameter)
+// and whether it counts as a protocol error (all but 552).
+struct MailParamRefusal {
+  Reply reply;
+  bool protocol_error = true;
+};
+std::optional<MailParamRefusal> CheckMailParams(const Command& mail, uint64_t max_size);
+
 // Splits the message of an error from ParseCommand ("501 5.5.4 text") into a Reply.
 // Any other message gives 501 5.5.4 with the sanitised message as text.
 Reply ReplyForSyntaxError(const Error& error);

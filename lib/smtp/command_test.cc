@@ -585,3 +585,37 @@ TEST(Reply, EnhancedCodeShape) {
   EXPECT_FALSE(IsEnhancedCode("2.1234.0"));
   EXPECT_FALSE(IsEnhancedCode(""));
 }
+
+namespace columba::smtp {
+namespace {
+
+Command Mail(std::string_view line) {
+  auto c = ParseCommand(line);
+  EXPECT_TRUE(c.has_value()) << line;
+  return c ? *c : Command{};
+}
+
+TEST(CheckMailParams, SizeAndBodyAsBothServersAcceptThem) {
+  EXPECT_FALSE(CheckMailParams(Mail("MAIL FROM:<a@b.example> SIZE=1000 BODY=8bitmime"), 1000).has_value());
+  EXPECT_FALSE(CheckMailParams(Mail("MAIL FROM:<> BODY=7BIT"), 10).has_value());
+  auto big = CheckMailParams(Mail("MAIL FROM:<a@b.example> SIZE=1001"), 1000);
+  ASSERT_TRUE(big.has_value());
+  EXPECT_EQ(FormatReply(big->reply), "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+  EXPECT_FALSE(big->protocol_error);
+  for (std::string_view bad : {"MAIL FROM:<a@b.example> SIZE", "MAIL FROM:<a@b.example> SIZE=12x",
+                               "MAIL FROM:<a@b.example> SIZE=99999999999999999999"}) {
+    auto r = CheckMailParams(Mail(bad), 1000);
+    ASSERT_TRUE(r.has_value()) << bad;
+    EXPECT_EQ(r->reply.code, 501) << bad;
+    EXPECT_TRUE(r->protocol_error);
+  }
+  auto body = CheckMailParams(Mail("MAIL FROM:<a@b.example> BODY=BINARYMIME"), 1000);
+  ASSERT_TRUE(body.has_value());
+  EXPECT_EQ(body->reply.code, 501);
+  auto other = CheckMailParams(Mail("MAIL FROM:<a@b.example> RET=FULL"), 1000);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(FormatReply(other->reply), "555 5.5.4 Unsupported MAIL parameter RET\r\n");
+}
+
+}  // namespace
+}  // namespace columba::smtp

@@ -147,20 +147,10 @@ class Session {
   asio::awaitable<bool> Mail(const smtp::Command& c) {
     if (helo_.empty()) co_return co_await Error(503, "5.5.1", "Send EHLO first");
     if (mail_from_) co_return co_await Error(503, "5.5.1", "Nested MAIL command");
-    for (const auto& p : c.params) {
-      if (p.key == "SIZE") {
-        if (!p.value || p.value->empty() || p.value->size() > 19 ||
-            p.value->find_first_not_of("0123456789") != std::string::npos)
-          co_return co_await Error(501, "5.5.4", "Bad SIZE parameter");
-        if (std::stoull(*p.value) > ctx_.cfg.max_message_size)
-          co_return co_await Reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
-      } else if (p.key == "BODY") {
-        std::string body = p.value.value_or("");
-        for (char& ch : body) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-        if (body != "7BIT" && body != "8BITMIME") co_return co_await Error(501, "5.5.4", "BODY must be 7BIT or 8BITMIME");
-      } else {
-        co_return co_await Error(555, "5.5.4", "Unsupported MAIL parameter");
-      }
+    if (auto refused = smtp::CheckMailParams(c, ctx_.cfg.max_message_size)) {
+      const auto& r = refused->reply;
+      if (!refused->protocol_error) co_return co_await Reply(r.code, r.enhanced, r.text);
+      co_return co_await Error(r.code, r.enhanced, r.text);
     }
     if (c.path.utf8) co_return co_await Error(553, "5.6.7", "SMTPUTF8 is not supported yet");
     mail_from_ = c.path.null ? std::string() : c.path.Address();
