@@ -3,7 +3,7 @@
 #
 # Fixed local ports (docs/operations.md): LMTP 2424, SMTP 2525, submission 2587,
 # submissions 2465, IMAP 2143, IMAPS 2993, POP3 2110, POP3S 2995; metad gRPC 27100;
-# metrics/health HTTP: metad 29100, lmtpd 29124, imapd 29143. Infrastructure: PostgreSQL 25432,
+# metrics/health HTTP: metad 29100, lmtpd 29124, imapd 29143, smtpd 29125. Infrastructure: PostgreSQL 25432,
 # Redis 26379, slapd provider 23389, consumer 23390.
 # Never stops a process by name: only the pid recorded in $STATE/run/<svc>.pid,
 # and only when /proc/<pid>/exe is that service's binary.
@@ -25,12 +25,15 @@ LMTPD_HTTP=${COLUMBA_LOCAL_LMTPD_HTTP_PORT:-29124}
 IMAP_PORT=${COLUMBA_LOCAL_IMAP_PORT:-2143}
 IMAPS_PORT=${COLUMBA_LOCAL_IMAPS_PORT:-2993}
 IMAPD_HTTP=${COLUMBA_LOCAL_IMAPD_HTTP_PORT:-29143}
+SMTP_PORT=${COLUMBA_LOCAL_SMTP_PORT:-2525}
+SMTPD_HTTP=${COLUMBA_LOCAL_SMTPD_HTTP_PORT:-29125}
 
 # SERVICES: name, binary, metrics port (health endpoint). Order = start order.
 SERVICES=(
   "metad:metad/columba-metad:$METAD_HTTP"
   "lmtpd:lmtpd/columba-lmtpd:$LMTPD_HTTP"
   "imapd:imapd/columba-imapd:$IMAPD_HTTP"
+  "smtpd:smtpd/columba-smtpd:$SMTPD_HTTP"
 )
 
 svc_pid() { # NAME -> pid of a live process of that service, or nothing

@@ -39,6 +39,7 @@ class LocalStack(unittest.TestCase):
             self.env["COLUMBA_BUILD"] = build
         self.lmtp_port = free_port()
         self.imap_port = free_port()
+        self.smtp_port = free_port()
         self.env.update({
             "COLUMBA_STATE": os.path.join(self.state, "state"),
             "COLUMBA_LOCAL_LMTP_PORT": str(self.lmtp_port),
@@ -48,6 +49,8 @@ class LocalStack(unittest.TestCase):
             "COLUMBA_LOCAL_IMAP_PORT": str(self.imap_port),
             "COLUMBA_LOCAL_IMAPS_PORT": str(free_port()),
             "COLUMBA_LOCAL_IMAPD_HTTP_PORT": str(free_port()),
+            "COLUMBA_LOCAL_SMTP_PORT": str(self.smtp_port),
+            "COLUMBA_LOCAL_SMTPD_HTTP_PORT": str(free_port()),
             "COLUMBA_PG_PORT": str(free_port()),
             "COLUMBA_REDIS_PORT": str(free_port()),
             "COLUMBA_LDAP_PROVIDER_PORT": str(free_port()),
@@ -72,7 +75,7 @@ class LocalStack(unittest.TestCase):
     def test_quick_start(self):
         out = self.run_script("deploy/local/up").stdout
         self.assertIn("Columba is running", out)
-        self.assertIn("started now: metad lmtpd imapd", out)
+        self.assertIn("started now: metad lmtpd imapd smtpd", out)
 
         self.assertIn("added", self.run_script("deploy/local/ctl", "user", "add", "x@example.test",
                                                "--password", "p").stdout)
@@ -81,10 +84,15 @@ class LocalStack(unittest.TestCase):
                                         b"Subject: quick start\r\n\r\nhello\r\n"), {})
         listing = self.run_script("deploy/local/ctl", "message", "list", "x@example.test").stdout
         self.assertIn("quick start", listing)
+        # And over SMTP (the MX port): the message reaches the same INBOX.
+        with smtplib.SMTP("127.0.0.1", self.smtp_port) as s:
+            self.assertEqual(s.sendmail("a@example.org", ["x@example.test"],
+                                        b"Subject: over smtp\r\n\r\nhello\r\n"), {})
+        self.assertIn("over smtp", self.run_script("deploy/local/ctl", "message", "list", "x@example.test").stdout)
         with imaplib.IMAP4("127.0.0.1", self.imap_port) as imap:
             imap.login("x@example.test", "p")
             typ, data = imap.select("INBOX")
-            self.assertEqual((typ, data), ("OK", [b"1"]))
+            self.assertEqual((typ, data), ("OK", [b"2"]))
             typ, data = imap.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
             self.assertIn(b"quick start", data[0][1])
 
