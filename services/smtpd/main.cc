@@ -47,6 +47,12 @@ int main(int argc, char** argv, char** envp) {
   cfg.idle_timeout = r.Duration("smtp", "idle_timeout", std::chrono::minutes(5), std::chrono::seconds(1),
                                 std::chrono::hours(1));
   cfg.relay_domains = r.List("smtp", "relay_domains", {});
+  cfg.max_messages = static_cast<size_t>(r.Int("smtp", "max_messages_per_session", 100, 1, 100'000));
+  cfg.max_commands = static_cast<size_t>(r.Int("smtp", "max_commands_per_message", 1000, 10, 1'000'000));
+  cfg.max_session_time = r.Duration("smtp", "max_session_time", std::chrono::minutes(30), std::chrono::seconds(1),
+                                    std::chrono::hours(24));
+  cfg.max_connections_per_ip =
+      static_cast<uint32_t>(r.Int("smtp", "max_connections_per_ip", 20, 0, 1'000'000));
   auto trusted_list = r.List("smtp", "trusted_networks", {"127.0.0.1/32", "::1/128"});
   std::string lmtp = r.String("smtp", "lmtp_address", "127.0.0.1:2424");
   cfg.lmtp_timeout = r.Duration("smtp", "lmtp_timeout", std::chrono::minutes(2), std::chrono::seconds(1),
@@ -78,7 +84,8 @@ int main(int argc, char** argv, char** envp) {
   net::ServiceRuntime rt("smtpd");
   net::BlockingPool pool(static_cast<size_t>(workers), 10'000);
   smtpd::SmtpMetrics metrics(*rt.registry());
-  smtpd::ServerContext ctx{cfg, std::move(*trusted), **directory, pool, metrics, rt};
+  net::ConnectionLimits conn_limits;
+  smtpd::ServerContext ctx{cfg, std::move(*trusted), conn_limits, **directory, pool, metrics, rt};
 
   asio::ip::tcp::acceptor acceptor(rt.io());
   {

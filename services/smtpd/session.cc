@@ -71,6 +71,16 @@ class Session {
         continue;
       }
       ctx_.metrics.commands.Add({{"verb", smtp::VerbName(cmd->verb)}}).Increment();
+      if (std::chrono::steady_clock::now() - started_ > ctx_.cfg.max_session_time) {
+        Count("session_time");
+        co_await Reply(421, "4.4.2", ctx_.cfg.hostname + " session too long, closing connection");
+        break;
+      }
+      if (mail_from_ && ++commands_ > ctx_.cfg.max_commands) {
+        Count("commands");
+        co_await Reply(421, "4.7.0", "Too many commands for one message, closing connection");
+        break;
+      }
       if (!co_await Dispatch(*cmd)) break;
     }
     idle_.cancel();
@@ -147,6 +157,11 @@ class Session {
   asio::awaitable<bool> Mail(const smtp::Command& c) {
     if (helo_.empty()) co_return co_await Error(503, "5.5.1", "Send EHLO first");
     if (mail_from_) co_return co_await Error(503, "5.5.1", "Nested MAIL command");
+    if (messages_ >= ctx_.cfg.max_messages) {
+      Count("messages");
+      co_await Reply(421, "4.7.0", "Too many messages in one session, closing connection");
+      co_return false;
+    }
     if (auto refused = smtp::CheckMailParams(c, ctx_.cfg.max_message_size)) {
       const auto& r = refused->reply;
       if (!refused->protocol_error) co_return co_await Reply(r.code, r.enhanced, r.text);
@@ -154,6 +169,7 @@ class Session {
     }
     if (c.path.utf8) co_return co_await Error(553, "5.6.7", "SMTPUTF8 is not supported yet");
     mail_from_ = c.path.null ? std::string() : c.path.Address();
+    commands_ = 1;
     co_return co_await Reply(250, "2.1.0", "Ok");
   }
 
@@ -236,6 +252,7 @@ class Session {
       if (st == smtp::DataReader::Status::kDone) break;
     }
     idle_.cancel();
+    ++messages_;  // every message that reached the end of DATA counts, whatever became of it
     if (data.over_size()) {
       ResetTransaction();
       ctx_.metrics.messages.Add({{"result", "rejected"}}).Increment();
@@ -280,6 +297,9 @@ class Session {
   bool quit_ = false;
   bool timed_out_ = false;
   int errors_ = 0;
+  size_t messages_ = 0;  // ended DATA in this session
+  size_t commands_ = 0;  // in the current transaction
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::optional<std::string> mail_from_;
   std::vector<std::string> recipients_;
 };
@@ -290,7 +310,15 @@ asio::awaitable<void> RunSession(ServerContext& ctx, asio::ip::tcp::socket socke
   ctx.runtime.SessionStarted();
   ctx.metrics.sessions_total.Increment();
   ctx.metrics.sessions_active.Increment();
-  {
+  // Connections per client address (trusted networks exempt): refused at once.
+  std::optional<net::ConnectionSlot> slot;
+  const bool limited = !ctx.trusted.Contains(peer_ip);
+  if (limited) slot = ctx.conn_limits.Acquire(net::ConnectionLimits::kIp, peer_ip, ctx.cfg.max_connections_per_ip);
+  if (limited && !slot) {
+    ctx.metrics.errors.Add({{"kind", "ip_limit"}}).Increment();
+    const std::string bye = smtp::FormatReply(421, "4.7.0", "Too many connections from your address");
+    co_await asio::async_write(socket, asio::buffer(bye), kNoThrow);
+  } else {
     Session s(ctx, socket, std::move(peer_ip));
     co_await s.Run();
   }

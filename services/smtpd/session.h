@@ -24,6 +24,7 @@
 
 #include "lib/net/blocking_pool.h"
 #include "lib/net/cidr.h"
+#include "lib/net/connection_limits.h"
 #include "lib/net/service_runtime.h"
 #include "storage/api/directory.h"
 
@@ -35,6 +36,10 @@ struct SmtpConfig {
   size_t max_recipients = 100;              // per message; more get 452 4.5.3
   size_t max_line = 1000;                   // RFC 5321 4.5.3.1.4 text line, CRLF included
   int max_errors = 20;                      // protocol errors before 421 and close
+  size_t max_messages = 100;                // per session; the next MAIL gets 421 and close
+  size_t max_commands = 1000;               // per message (MAIL to end of DATA); then 421 and close
+  std::chrono::milliseconds max_session_time{1'800'000};  // then 421 at the next command
+  uint32_t max_connections_per_ip = 20;     // per replica; trusted networks exempt; 0 = none
   std::chrono::milliseconds idle_timeout{300'000};
   std::vector<std::string> relay_domains;   // accepted from anyone and passed on (not yet: 451)
   std::string lmtp_host = "127.0.0.1";
@@ -56,7 +61,8 @@ struct SmtpMetrics {
 
 struct ServerContext {
   SmtpConfig cfg;
-  net::CidrSet trusted;  // may relay without AUTH
+  net::CidrSet trusted;  // may relay without AUTH; exempt from the per-IP connection limit
+  net::ConnectionLimits& conn_limits;
   storage::Directory& directory;
   net::BlockingPool& pool;  // directory lookups
   SmtpMetrics& metrics;

@@ -13,6 +13,7 @@ DATA and nothing stored, and the retry after it is back delivers.
 """
 import smtplib
 import socket
+import time
 import unittest
 
 from pylib.stack import Stack
@@ -120,6 +121,49 @@ class Smtp(unittest.TestCase):
         r.cmd("EHLO client.example")
         self.assertEqual(r.cmd("NOOP " + "x" * 1100), ["500 5.5.2 Line too long"])
         self.assertEqual(r.cmd("NOOP"), ["250 2.0.0 Ok"], "the session goes on")
+
+    def test_session_limits_each_crossed(self):
+        s2 = self.stack.start_smtpd(self.lmtpd, name="smtpd_limits", smtp__max_messages_per_session=2,
+                                    smtp__max_commands_per_message=10, smtp__max_connections_per_ip=2,
+                                    smtp__max_session_time="2s")
+        # Messages per session: the third MAIL ends the session.
+        r = Raw(s2.port)
+        self.addCleanup(r.close)
+        r.cmd("EHLO client.example")
+        for _ in range(2):
+            self.assertEqual(r.cmd("MAIL FROM:<a@example.org>"), ["250 2.1.0 Ok"])
+            self.assertEqual(r.cmd(f"RCPT TO:<{self.bob}>"), ["250 2.1.5 Ok"])
+            r.cmd("DATA")
+            r.s.sendall(MSG + b".\r\n")
+            self.assertEqual(r.reply(), ["250 2.0.0 Ok: delivered"])
+        self.assertEqual(r.cmd("MAIL FROM:<a@example.org>"),
+                         ["421 4.7.0 Too many messages in one session, closing connection"])
+        # Commands per message (MAIL counts): the eleventh ends the session.
+        r = Raw(s2.port)
+        self.addCleanup(r.close)
+        r.cmd("EHLO client.example")
+        r.cmd("MAIL FROM:<a@example.org>")
+        for _ in range(9):
+            self.assertEqual(r.cmd("NOOP"), ["250 2.0.0 Ok"])
+        self.assertEqual(r.cmd("NOOP"), ["421 4.7.0 Too many commands for one message, closing connection"])
+        # Connections per address from outside (trusted networks are exempt).
+        held = [Raw(s2.port, "127.0.0.2") for _ in range(2)]
+        for h in held:
+            self.addCleanup(h.close)
+            self.assertTrue(h.greeting[0].startswith("220 "), h.greeting)
+        third = Raw(s2.port, "127.0.0.2")
+        self.addCleanup(third.close)
+        self.assertEqual(third.greeting, ["421 4.7.0 Too many connections from your address"])
+        local = [Raw(s2.port) for _ in range(3)]
+        for h in local:
+            self.addCleanup(h.close)
+            self.assertTrue(h.greeting[0].startswith("220 "), h.greeting)
+        # Session time: the first command after it is 421.
+        t = Raw(s2.port)
+        self.addCleanup(t.close)
+        self.assertTrue(t.cmd("EHLO client.example")[-1].startswith("250 "))
+        time.sleep(2.3)
+        self.assertEqual(t.cmd("NOOP"), ["421 4.4.2 mx.test session too long, closing connection"])
 
     def test_lmtpd_down_means_451_and_nothing_stored(self):
         before = len(self.stack.messages(self.bob))
