@@ -203,20 +203,26 @@ class Stack:
 
     # -- services
 
+    def _start(self, name, binary, cfg, http_port, extra, wait, storage=True):
+        """Applies extra (section__key=value overrides) to cfg, writes the config, starts
+        the service and returns it (stopped by close())."""
+        for k, v in extra.items():
+            sec, key = k.split("__")
+            cfg.setdefault(sec, {})[key] = v
+        path = self.write_config(name, cfg, storage=storage)
+        svc = Service(name, self.bin(binary), path, os.path.join(self.dir, f"{name}.log"), http_port)
+        svc.start(wait=wait)
+        self.services.append(svc)
+        return svc
+
     def start_metad(self, name="metad", wait=True, **extra):
         """extra: section__key=value config overrides."""
         grpc_port, http_port = free_port(), free_port()
         cfg = {"service": {"metrics_listen": f"127.0.0.1:{http_port}", "drain_timeout": "5s"},
                "metad": {"listen": f"127.0.0.1:{grpc_port}", "postgres_uri": self.pg_uri,
                          "db_connections": 8}}
-        for k, v in extra.items():
-            sec, key = k.split("__")
-            cfg.setdefault(sec, {})[key] = v
-        path = self.write_config(name, cfg)
-        svc = Service(name, self.bin("columba-metad"), path, os.path.join(self.dir, f"{name}.log"), http_port)
+        svc = self._start(name, "columba-metad", cfg, http_port, extra, wait, storage=False)
         svc.grpc_port = grpc_port
-        svc.start(wait=wait)
-        self.services.append(svc)
         if self.metad_port is None:
             self.metad_port = grpc_port
         return svc
@@ -229,15 +235,9 @@ class Stack:
                "lmtp": {"listen": f"127.0.0.1:{port}", "hostname": "lmtp.test",
                         "unix_socket": os.path.join(self.dir, f"{name}.sock")},
                "metad": {"address": f"127.0.0.1:{metad_port}", "deadline": "5s"}}
-        for k, v in extra.items():
-            sec, key = k.split("__")
-            cfg.setdefault(sec, {})[key] = v
-        path = self.write_config(name, cfg, storage=True)
-        svc = Service(name, self.bin("columba-lmtpd"), path, os.path.join(self.dir, f"{name}.log"), http_port)
+        svc = self._start(name, "columba-lmtpd", cfg, http_port, extra, wait)
         svc.port = port
         svc.unix_socket = cfg["lmtp"]["unix_socket"]
-        svc.start(wait=wait)
-        self.services.append(svc)
         return svc
 
     def start_smtpd(self, lmtpd, name="smtpd", wait=True, **extra):
@@ -246,14 +246,8 @@ class Stack:
         cfg = {"service": {"metrics_listen": f"127.0.0.1:{http_port}", "drain_timeout": "5s"},
                "smtp": {"listen": f"127.0.0.1:{port}", "hostname": "mx.test",
                         "lmtp_address": f"127.0.0.1:{lmtpd.port}"}}
-        for k, v in extra.items():
-            sec, key = k.split("__")
-            cfg.setdefault(sec, {})[key] = v
-        path = self.write_config(name, cfg, storage=True)
-        svc = Service(name, self.bin("columba-smtpd"), path, os.path.join(self.dir, f"{name}.log"), http_port)
+        svc = self._start(name, "columba-smtpd", cfg, http_port, extra, wait)
         svc.port = port
-        svc.start(wait=wait)
-        self.services.append(svc)
         return svc
 
     def start_imapd(self, name="imapd", metad=None, wait=True, tls=None, **extra):
@@ -270,15 +264,9 @@ class Stack:
             tls_port = free_port()
             cfg["imap"]["tls_listen"] = f"127.0.0.1:{tls_port}"
             cfg["tls"] = {"cert_file": tls[0], "key_file": tls[1]}
-        for k, v in extra.items():
-            sec, key = k.split("__")
-            cfg.setdefault(sec, {})[key] = v
-        path = self.write_config(name, cfg, storage=True)
-        svc = Service(name, self.bin("columba-imapd"), path, os.path.join(self.dir, f"{name}.log"), http_port)
+        svc = self._start(name, "columba-imapd", cfg, http_port, extra, wait)
         svc.port = port
         svc.tls_port = tls_port
-        svc.start(wait=wait)
-        self.services.append(svc)
         return svc
 
     def messages(self, address, mailbox="INBOX"):
