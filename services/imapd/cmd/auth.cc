@@ -3,6 +3,8 @@
 // (RFC 5802, RFC 7677), SASL-IR (RFC 4959): the not-authenticated state.
 //
 // DESCRIPTION
+//   The login steps themselves (penalty, lookup, verification, bookkeeping)
+//   are lib/auth/credential_check.h, shared with smtpd and pop3d.
 //   Every attempt first waits the penalty for recent failures of this client
 //   address or user (lib/auth/login_guard.h: counters in Redis, so every
 //   replica sees them; doubling from imap.auth_penalty_base up to
@@ -26,11 +28,9 @@
 //   Never accepts a plaintext password on an unencrypted connection from an
 //   untrusted network (unless allow_plaintext_auth), never logs a password or
 //   a SASL message, never tells an unknown user from a wrong password.
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "lib/auth/password.h"
+#include "lib/auth/credential_check.h"
 #include "lib/auth/sasl.h"
 #include "lib/base/log.h"
 #include "lib/imap/format.h"
@@ -44,26 +44,10 @@ namespace {
 
 enum class AuthResult { kOk, kFailed, kUnavailable, kLimit };
 
-std::string LoginKey(std::string_view user) {
-  return storage::NormalizeAddress(user).value_or(std::string(user));
-}
+using auth::LoginKey;
 
-asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
-  if (d.count() <= 0) co_return;
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(kNoThrow);
-}
-
-// The enabled account of `address` (worker thread: the directory blocks). An
-// empty optional is "unknown, malformed or disabled", told apart by nobody; an
-// error is the directory failing.
-Result<std::optional<storage::Account>> LookupEnabled(ServerContext& ctx, const std::string& address) {
-  if (address.empty()) return std::optional<storage::Account>();
-  auto a = ctx.directory.Lookup(address);
-  if (!a && a.error().kind == ErrorKind::kInvalidInput) return std::optional<storage::Account>();
-  if (!a) return a;
-  if (!a->has_value() || !(*a)->enabled) return std::optional<storage::Account>();
-  return a;
+auth::CredentialContext Credentials(ServerContext& ctx) {
+  return auth::CredentialContext{ctx.directory, ctx.guard, ctx.pool, ctx.hash_pool};
 }
 
 // Redis calls of the login guard that failed (it fails open) into the error metric.
@@ -73,12 +57,10 @@ void CountGuardErrors(ServerContext& ctx) {
 
 // The penalty for recent failures of this address (untrusted only) or user.
 asio::awaitable<void> WaitPenalty(Session& s, std::string user_key) {
-  ServerContext& ctx = s.ctx();
-  std::string ip = s.trusted() ? std::string() : s.peer_ip();
-  Result<int64_t> failures = co_await ctx.pool.Run(
-      [&ctx, &ip, &user_key]() -> Result<int64_t> { return ctx.guard.RecentFailures(ip, user_key); });
-  CountGuardErrors(ctx);
-  co_await Sleep(auth::PenaltyDelay(failures.value_or(0), ctx.guard.config()));
+  auto cc = Credentials(s.ctx());
+  std::string ip = s.trusted() ? std::string() : s.peer_ip();  // a named copy: GCC 12 and temporaries in co_await
+  co_await auth::WaitPenalty(cc, ip, user_key);
+  CountGuardErrors(s.ctx());
 }
 
 // After the credentials were judged: count, delay, or log in.
@@ -88,12 +70,9 @@ asio::awaitable<AuthResult> Conclude(Session& s, std::string user_key, std::opti
   if (!account) {
     ctx.metrics.logins.Add({{"result", "failed"}}).Increment();
     log::Info("login failed", {{"peer", s.peer_ip()}});
-    co_await ctx.pool.Run([&ctx, &ip, &user_key]() -> Result<bool> {
-      ctx.guard.RecordFailure(ip, user_key);
-      return true;
-    });
+    auto cc = Credentials(ctx);
+    co_await auth::RecordFailure(cc, ip, user_key);
     CountGuardErrors(ctx);
-    co_await Sleep(ctx.guard.config().failure_delay);
     co_return AuthResult::kFailed;
   }
   auto slot = ctx.conn_limits.Acquire(net::ConnectionLimits::kUser, account->address, ctx.cfg.max_connections_per_user);
@@ -113,14 +92,10 @@ asio::awaitable<AuthResult> Conclude(Session& s, std::string user_key, std::opti
     co_return AuthResult::kUnavailable;
   }
   std::string address = account->address;
-  bool record = !s.trusted() && ctx.guard.config().pop_before_smtp_ttl.count() > 0;
-  Result<bool> recorded = co_await ctx.pool.Run([&ctx, &ip, &address, &user_key, record]() -> Result<bool> {
-    ctx.guard.RecordSuccess(user_key);
-    if (address != user_key) ctx.guard.RecordSuccess(address);
-    return record ? ctx.guard.RecordPopBeforeSmtp(ip, address) : true;
-  });
+  auto cc = Credentials(ctx);
+  bool recorded = co_await auth::RecordSuccess(cc, ip, address, user_key, !s.trusted());
   CountGuardErrors(ctx);
-  if (!recorded.value_or(false)) ctx.metrics.errors.Add({{"kind", "pop_before_smtp"}}).Increment();
+  if (!recorded) ctx.metrics.errors.Add({{"kind", "pop_before_smtp"}}).Increment();
   ctx.metrics.logins.Add({{"result", "ok"}}).Increment();
   log::Info("login", {{"peer", s.peer_ip()}, {"user", address}});
   s.SetAuthenticated(address, r->account().account_id(), std::move(*slot));
@@ -132,24 +107,11 @@ asio::awaitable<AuthResult> CheckCredentials(Session& s, std::string user, std::
   ServerContext& ctx = s.ctx();
   std::string user_key = LoginKey(user);
   co_await WaitPenalty(s, user_key);
-  std::string address = storage::NormalizeAddress(user).value_or(std::string());
   // Lookup on the worker pool (network), verification on the hashing pool
   // (CPU). An empty optional is "no such user, disabled, or wrong password",
   // told apart by nobody.
-  Result<std::optional<storage::Account>> found =
-      co_await ctx.pool.Run([&ctx, &address] { return LookupEnabled(ctx, address); });
-  if (found && found->has_value()) {
-    const std::string& hash = (**found).password_hash;
-    Result<bool> ok = co_await ctx.hash_pool.Run([&password, &hash]() -> Result<bool> {
-      auto v = auth::VerifyPassword(password, hash);
-      return v && *v;
-    });
-    if (!ok) {
-      found = tl::unexpected(ok.error());  // the hashing queue is full: try again later
-    } else if (!*ok) {
-      found = std::optional<storage::Account>();
-    }
-  }
+  auto cc = Credentials(ctx);
+  auto found = co_await auth::VerifyPassword(cc, std::move(user), std::move(password));
   if (!found) {
     log::Warn("directory lookup failed", {{"error", found.error().message}});
     ctx.metrics.logins.Add({{"result", "error"}}).Increment();
@@ -254,32 +216,6 @@ asio::awaitable<void> AuthLogin(Session& s, std::string tag, const imap::Authent
   co_await Reply(s, tag, r);
 }
 
-// A made-up SCRAM secret for names without a real one: stable per name within
-// this process, so repeated attempts look like a real account. Keyed hashes of
-// the name, no key derivation: a real account's secret is read, not derived,
-// so deriving here would make unknown names measurably slower.
-auth::ScramSecret DecoySecret(std::string_view name) {
-  static const std::string key = [] {
-    std::string k(32, '\0');
-    RAND_bytes(reinterpret_cast<unsigned char*>(k.data()), static_cast<int>(k.size()));
-    return k;
-  }();
-  auto mac = [&name](std::string_view label) {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    std::string data = std::string(label) + '\0' + std::string(name);
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), out, &len);
-    return std::string(reinterpret_cast<const char*>(out), len);
-  };
-  auth::ScramSecret fake;
-  fake.iterations = 4096;
-  fake.salt = mac("salt").substr(0, 16);
-  fake.stored_key = mac("stored");
-  fake.server_key = mac("server");
-  return fake;
-}
-
 asio::awaitable<void> AuthScram(Session& s, std::string tag, const imap::AuthenticateArgs& args) {
   ServerContext& ctx = s.ctx();
   auto first = co_await FirstResponse(s, tag, args);
@@ -292,25 +228,8 @@ asio::awaitable<void> AuthScram(Session& s, std::string tag, const imap::Authent
                                              " Acting as another user is not allowed.");
   std::string user_key = LoginKey(*user);
   co_await WaitPenalty(s, user_key);
-  struct Found {
-    std::optional<storage::Account> account;  // set when the directory holds a usable SCRAM secret
-    auth::ScramSecret secret;
-  };
-  std::string address = storage::NormalizeAddress(*user).value_or(std::string());
-  Result<Found> found = co_await ctx.pool.Run([&ctx, &address, &user_key]() -> Result<Found> {
-    auto a = LookupEnabled(ctx, address);
-    if (!a) return tl::unexpected(a.error());
-    Found f;
-    if (a->has_value() && (*a)->password_hash.rfind("{SCRAM-SHA-256}", 0) == 0) {
-      if (auto sec = auth::ParseScramSecret((*a)->password_hash)) {
-        f.secret = *sec;
-        f.account = std::move(**a);
-        return f;
-      }
-    }
-    f.secret = DecoySecret(user_key);
-    return f;
-  });
+  auto cc = Credentials(ctx);
+  auto found = co_await auth::LookupScram(cc, *user);
   if (!found) {
     log::Warn("directory lookup failed", {{"error", found.error().message}});
     ctx.metrics.logins.Add({{"result", "error"}}).Increment();
