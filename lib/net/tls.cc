@@ -2,6 +2,7 @@
 #include "lib/net/tls.h"
 
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 namespace columba::net {
 
@@ -19,6 +20,16 @@ Result<std::shared_ptr<asio::ssl::context>> TlsContextHolder::Build(const TlsCon
     ctx->use_private_key_file(c.key_file, asio::ssl::context::pem);
     if (SSL_CTX_check_private_key(native) != 1)
       return Fail(ErrorKind::kInvalidInput, "tls: private key does not match the certificate");
+    if (!c.client_ca_file.empty()) {
+      ctx->load_verify_file(c.client_ca_file);
+      if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(c.client_ca_file.c_str()))
+        SSL_CTX_set_client_CA_list(native, names);
+      // Ask, never require: the handshake succeeds without a (valid) certificate;
+      // VerifiedClientName() then reports nothing.
+      SSL_CTX_set_verify(native, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+      static const unsigned char sid[] = "columba";
+      SSL_CTX_set_session_id_context(native, sid, sizeof sid - 1);
+    }
     return ctx;
   } catch (const std::system_error& e) {
     // The message names the file that failed, never its contents.
@@ -58,6 +69,26 @@ std::string MaybeTlsStream::TlsDescription() const {
   if (!tls_) return "";
   SSL* ssl = const_cast<asio::ssl::stream<asio::ip::tcp::socket&>&>(*tls_).native_handle();
   return std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
+}
+
+std::optional<std::string> MaybeTlsStream::VerifiedClientName() const {
+  if (!tls_) return std::nullopt;
+  SSL* ssl = const_cast<asio::ssl::stream<asio::ip::tcp::socket&>&>(*tls_).native_handle();
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return std::nullopt;
+  std::optional<std::string> name;
+  if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    char buf[256];
+    int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
+    if (n > 0 && static_cast<size_t>(n) < sizeof buf) {
+      name = std::string(buf, static_cast<size_t>(n));
+    } else {
+      n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_pkcs9_emailAddress, buf, sizeof buf);
+      if (n > 0 && static_cast<size_t>(n) < sizeof buf) name = std::string(buf, static_cast<size_t>(n));
+    }
+  }
+  X509_free(cert);
+  return name;
 }
 
 }  // namespace columba::net

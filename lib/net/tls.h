@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include <asio/ssl.hpp>
@@ -26,6 +27,10 @@ struct TlsConfig {
   std::string cert_file;  // PEM chain, leaf first
   std::string key_file;   // PEM private key (never logged)
   std::string ciphers;    // OpenSSL cipher list for TLS 1.2; empty = OpenSSL defaults
+  // PEM bundle of CAs whose client certificates count (SMTP relay by certificate).
+  // When set, the server asks every client for a certificate but never requires
+  // one: a missing or unverifiable certificate just grants nothing.
+  std::string client_ca_file;
 };
 
 // Holds the current server context; Current() is what a new handshake uses.
@@ -58,6 +63,10 @@ class MaybeTlsStream {
   // Negotiated protocol and cipher, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384" (for Received: lines).
   std::string TlsDescription() const;
 
+  // The subject of the client certificate when one was presented AND verified
+  // against TlsConfig::client_ca_file: its commonName, or its
+  // emailAddress attribute when there is no CN. nullopt otherwise.
+  std::optional<std::string> VerifiedClientName() const;
   // Runs the server handshake (after a STARTTLS reply, or at once on implicit TLS ports).
   asio::awaitable<Result<void>> StartTls(std::shared_ptr<asio::ssl::context> ctx);
 

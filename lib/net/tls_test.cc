@@ -26,7 +26,7 @@ struct CertDir {
     EXPECT_EQ(std::system(cmd.c_str()), 0) << "openssl (Debian package openssl) is needed";
   }
   ~CertDir() { fs::remove_all(dir); }
-  TlsConfig Config() const { return {(dir / "cert.pem").string(), (dir / "key.pem").string(), ""}; }
+  TlsConfig Config() const { return {(dir / "cert.pem").string(), (dir / "key.pem").string(), "", ""}; }
 };
 
 // Server: plaintext "STARTTLS" line -> "OK", handshake, then echo one line inside TLS.
@@ -112,7 +112,7 @@ TEST(Tls, ClientsBelowTls12AreRefused) {
 
 TEST(Tls, BadFilesFailClearlyAndAFailedReloadKeepsTheOldContext) {
   CertDir certs;
-  auto missing = TlsContextHolder::Create({"/nonexistent/cert.pem", "/nonexistent/key.pem", ""});
+  auto missing = TlsContextHolder::Create({"/nonexistent/cert.pem", "/nonexistent/key.pem", "", ""});
   ASSERT_FALSE(missing.has_value());
   EXPECT_NE(missing.error().message.find("tls:"), std::string::npos);
 

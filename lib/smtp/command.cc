@@ -5,6 +5,8 @@
 // into an error message.
 #include "lib/smtp/command.h"
 
+#include "lib/smtp/esmtp_params.h"
+
 #include <array>
 
 namespace columba::smtp {
@@ -555,23 +557,11 @@ Result<Command> ParseCommand(std::string_view line) {
 }
 
 std::optional<MailParamRefusal> CheckMailParams(const Command& mail, uint64_t max_size) {
-  for (const auto& p : mail.params) {
-    if (p.key == "SIZE") {
-      if (!p.value || p.value->empty() || p.value->size() > 19 ||
-          p.value->find_first_not_of("0123456789") != std::string::npos)
-        return MailParamRefusal{Reply{501, "5.5.4", "Bad SIZE parameter"}};
-      if (std::stoull(*p.value) > max_size)
-        return MailParamRefusal{Reply{552, "5.3.4", "Message size exceeds fixed maximum message size"}, false};
-    } else if (p.key == "BODY") {
-      std::string body = p.value.value_or("");
-      for (char& ch : body) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      if (body != "7BIT" && body != "8BITMIME")
-        return MailParamRefusal{Reply{501, "5.5.4", "BODY must be 7BIT or 8BITMIME"}};
-    } else {
-      return MailParamRefusal{Reply{555, "5.5.4", "Unsupported MAIL parameter " + p.key}};
-    }
-  }
-  return std::nullopt;
+  MailParamOptions options;
+  options.max_size = max_size;
+  auto parsed = ParseMailParams(mail, options);
+  if (parsed) return std::nullopt;
+  return parsed.error();
 }
 
 Reply ReplyForSyntaxError(const Error& error) {
