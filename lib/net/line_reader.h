@@ -7,8 +7,11 @@
 // `max` octets. EOF or a socket error ends the stream (`eof = true`).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "lib/net/asio_compat.h"
 
@@ -65,6 +68,35 @@ class LineReader {
 
   // Octets already read from the socket but not yet consumed (PIPELINING).
   bool HasBuffered() const { return !buf_.empty(); }
+
+  // Forgets what was read but not consumed: at STARTTLS, everything the client
+  // sent in plaintext after the command (RFC 3207 5, command injection defence).
+  void DiscardBuffered() {
+    buf_.clear();
+    scan_from_ = 0;
+  }
+
+  // Reads exactly `n` octets (buffered ones first) and hands them to `sink` in
+  // pieces (SMTP BDAT chunks). false on EOF or a socket error.
+  template <class Sink>
+  asio::awaitable<bool> ReadExact(uint64_t n, Sink&& sink) {
+    if (!buf_.empty()) {
+      size_t take = static_cast<size_t>(std::min<uint64_t>(n, buf_.size()));
+      sink(std::string_view(buf_).substr(0, take));
+      buf_.erase(0, take);
+      scan_from_ = 0;
+      n -= take;
+    }
+    char tmp[16384];
+    while (n > 0) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(n, sizeof tmp));
+      auto [ec, got] = co_await stream_.async_read_some(asio::buffer(tmp, want), kNoThrow);
+      if (ec || got == 0) co_return false;
+      sink(std::string_view(tmp, got));
+      n -= got;
+    }
+    co_return true;
+  }
 
  private:
   Stream& stream_;

@@ -1,9 +1,12 @@
-// main.cc - columba-smtpd: wiring only. SMTP ingress (RFC 5321) on the MX port;
-// this first slice delivers to local recipients through lmtpd (docs/smtp.md).
+// main.cc - columba-smtpd: wiring only. SMTP ingress (RFC 5321) on the MX,
+// submission (STARTTLS) and submissions (implicit TLS) ports (docs/smtp.md).
 //
 // Usage: columba-smtpd [--config FILE]   (config keys: services/smtpd/README.md)
 #include <iostream>
+#include <thread>
+#include <tuple>
 
+#include "lib/auth/login_guard.h"
 #include "lib/base/log.h"
 #include "lib/net/asio_compat.h"
 #include "lib/net/service_runtime.h"
@@ -14,21 +17,36 @@ using namespace columba;
 
 namespace {
 
-// The accept loop: a strand per session; closed when drain starts.
-asio::awaitable<void> Accept(smtpd::ServerContext& ctx, asio::ip::tcp::acceptor& acceptor) {
+// An accept loop: a strand per session; closed when drain starts.
+asio::awaitable<void> Accept(smtpd::ServerContext& ctx, asio::ip::tcp::acceptor& acceptor, smtpd::PortKind kind) {
   while (acceptor.is_open()) {
     auto strand = asio::make_strand(ctx.runtime.io());
     asio::ip::tcp::socket sock(strand);
     auto [ec] = co_await acceptor.async_accept(sock, net::kNoThrow);
     if (ec) {
       if (!acceptor.is_open()) co_return;
+      asio::steady_timer pause(ctx.runtime.io(), std::chrono::milliseconds(100));  // e.g. EMFILE: back off
+      co_await pause.async_wait(net::kNoThrow);
       continue;
     }
     asio::error_code pe;
     auto remote = sock.remote_endpoint(pe);
     std::string ip = pe ? std::string() : remote.address().to_string();
-    asio::co_spawn(strand, smtpd::RunSession(ctx, std::move(sock), std::move(ip)), asio::detached);
+    sock.set_option(asio::ip::tcp::no_delay(true), pe);
+    asio::co_spawn(strand, smtpd::RunSession(ctx, std::move(sock), std::move(ip), kind), asio::detached);
   }
+}
+
+Result<void> Listen(asio::ip::tcp::acceptor& acceptor, const std::pair<std::string, uint16_t>& hp) {
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(hp.first, ec);
+  asio::ip::tcp::endpoint ep(addr, hp.second);
+  if (!ec) acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Fail(ErrorKind::kUnavailable, hp.first + ":" + std::to_string(hp.second) + ": " + ec.message());
+  return {};
 }
 
 }  // namespace
@@ -54,6 +72,41 @@ int main(int argc, char** argv, char** envp) {
   cfg.max_connections_per_ip =
       static_cast<uint32_t>(r.Int("smtp", "max_connections_per_ip", 20, 0, 1'000'000));
   auto trusted_list = r.List("smtp", "trusted_networks", {"127.0.0.1/32", "::1/128"});
+  auto proxy_list = r.List("smtp", "proxy_networks", {});
+  cfg.proxy_timeout = r.Duration("smtp", "proxy_timeout", std::chrono::seconds(10), std::chrono::milliseconds(100),
+                                 std::chrono::minutes(5));
+  std::string submission_listen = r.String("smtp", "submission_listen", "127.0.0.1:2587");
+  std::string submissions_listen = r.String("smtp", "submissions_listen", "");
+  cfg.allow_plaintext_auth = r.Bool("smtp", "allow_plaintext_auth", false);
+  cfg.sender_login_match = r.Bool("smtp", "sender_login_match", true);
+  cfg.pop_before_smtp = r.Bool("smtp", "pop_before_smtp", true);
+  std::string bare = r.String("smtp", "bare_line_ends", "normalize");
+  if (bare != "normalize" && bare != "reject") r.Invalid("smtp", "bare_line_ends", "must be normalize or reject");
+  cfg.reject_bare_line_ends = bare == "reject";
+  cfg.auth_mechanisms = r.List("smtp", "auth_mechanisms", {"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"});
+  for (auto& m : cfg.auth_mechanisms) {
+    for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (m != "PLAIN" && m != "LOGIN" && m != "CRAM-MD5" && m != "SCRAM-SHA-256")
+      r.Invalid("smtp", "auth_mechanisms", "supported: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256 (got " + m + ")");
+  }
+  auth::LoginGuardConfig guard_cfg;
+  guard_cfg.failure_delay = r.Duration("smtp", "auth_failure_delay", std::chrono::seconds(1),
+                                       std::chrono::milliseconds(0), std::chrono::seconds(60));
+  guard_cfg.penalty_base = r.Duration("smtp", "auth_penalty_base", std::chrono::seconds(1),
+                                      std::chrono::milliseconds(0), std::chrono::seconds(60));
+  guard_cfg.penalty_max = r.Duration("smtp", "auth_penalty_max", std::chrono::seconds(15),
+                                     std::chrono::milliseconds(0), std::chrono::minutes(10));
+  guard_cfg.window = r.Duration("smtp", "auth_failure_window", std::chrono::minutes(15), std::chrono::seconds(1),
+                                std::chrono::hours(24));
+  guard_cfg.pop_before_smtp_ttl = std::chrono::milliseconds(0);  // smtpd reads records, never writes them
+  net::TlsConfig tls_cfg;
+  tls_cfg.cert_file = r.String("tls", "cert_file", "");
+  tls_cfg.key_file = r.String("tls", "key_file", "");
+  tls_cfg.ciphers = r.String("tls", "ciphers", "");
+  tls_cfg.client_ca_file = r.String("tls", "client_ca_file", "");
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int hash_workers = static_cast<int>(r.Int("service", "hash_threads", std::max(1, cores / 2), 1, 256));
+  auto ecfg = storage::ReadEphemeralConfig(r);
   std::string lmtp = r.String("smtp", "lmtp_address", "127.0.0.1:2424");
   cfg.lmtp_timeout = r.Duration("smtp", "lmtp_timeout", std::chrono::minutes(2), std::chrono::seconds(1),
                                 std::chrono::minutes(30));
@@ -65,6 +118,23 @@ int main(int argc, char** argv, char** envp) {
   if (!lhp) r.Invalid("smtp", "lmtp_address", "must be host:port");
   auto trusted = net::CidrSet::Parse(trusted_list);
   if (!trusted) r.Invalid("smtp", "trusted_networks", trusted.error().message);
+  auto proxies = net::CidrSet::Parse(proxy_list);
+  if (!proxies) r.Invalid("smtp", "proxy_networks", proxies.error().message);
+  std::optional<std::pair<std::string, uint16_t>> sub_hp, subs_hp;
+  if (!submission_listen.empty()) {
+    auto t = obs::SplitHostPort(submission_listen);
+    if (!t) r.Invalid("smtp", "submission_listen", "must be host:port, or empty to disable the submission port");
+    else sub_hp = *t;
+  }
+  if (!submissions_listen.empty()) {
+    auto t = obs::SplitHostPort(submissions_listen);
+    if (!t) r.Invalid("smtp", "submissions_listen", "must be host:port, or empty to disable implicit TLS");
+    else subs_hp = *t;
+    if (tls_cfg.cert_file.empty() || tls_cfg.key_file.empty())
+      r.Invalid("tls", "cert_file", "tls.cert_file and tls.key_file are required when smtp.submissions_listen is set");
+  }
+  if (!tls_cfg.client_ca_file.empty() && tls_cfg.cert_file.empty())
+    r.Invalid("tls", "client_ca_file", "needs tls.cert_file and tls.key_file");
   for (auto& d : cfg.relay_domains)
     for (char& ch : d) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (auto fin = r.Finish(); !fin) {
@@ -76,37 +146,57 @@ int main(int argc, char** argv, char** envp) {
   log::Init("columba-smtpd", *log::ParseLevel(common.log_level));
   for (const auto& w : r.warnings()) log::Warn("config", {{"warning", w}});
 
+  std::shared_ptr<net::TlsContextHolder> tls;
+  if (!tls_cfg.cert_file.empty()) {
+    auto t = net::TlsContextHolder::Create(tls_cfg);
+    if (!t) {
+      log::Error("tls", {{"error", t.error().message}});
+      return 1;
+    }
+    tls = *t;
+  }
   auto directory = storage::MakeDirectory(scfg, true);
   if (!directory) {
     log::Error("storage", {{"error", directory.error().message}});
     return 1;
   }
+  auto ephemeral = storage::MakeEphemeral(ecfg, "columba-smtpd");
+  if (!ephemeral) {
+    log::Error("storage", {{"error", ephemeral.error().message}});
+    return 1;
+  }
+  auth::LoginGuard guard(*ephemeral, guard_cfg);
   net::ServiceRuntime rt("smtpd");
   net::BlockingPool pool(static_cast<size_t>(workers), 10'000);
+  net::BlockingPool hash_pool(static_cast<size_t>(hash_workers), 10'000);
   smtpd::SmtpMetrics metrics(*rt.registry());
   net::ConnectionLimits conn_limits;
-  smtpd::ServerContext ctx{cfg, std::move(*trusted), conn_limits, **directory, pool, metrics, rt};
+  smtpd::ServerContext ctx{cfg,      std::move(*trusted), std::move(*proxies), tls,  !tls_cfg.client_ca_file.empty(),
+                           conn_limits, **directory,      guard,               *ephemeral, pool, hash_pool, metrics, rt};
 
-  asio::ip::tcp::acceptor acceptor(rt.io());
-  {
-    asio::error_code ec;
-    auto addr = asio::ip::make_address(hp->first, ec);
-    asio::ip::tcp::endpoint ep(addr, hp->second);
-    if (!ec) acceptor.open(ep.protocol(), ec);
-    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor.bind(ep, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      log::Error("listen", {{"error", listen + ": " + ec.message()}});
+  asio::ip::tcp::acceptor mx(rt.io()), submission(rt.io()), submissions(rt.io());
+  for (auto [acceptor, where, kind] : {std::tuple{&mx, std::optional(*hp), smtpd::PortKind::kMx},
+                                       std::tuple{&submission, sub_hp, smtpd::PortKind::kSubmission},
+                                       std::tuple{&submissions, subs_hp, smtpd::PortKind::kSubmissions}}) {
+    if (!where) continue;
+    if (auto l = Listen(*acceptor, *where); !l) {
+      log::Error("listen", {{"error", l.error().message}});
       return 1;
     }
+    asio::co_spawn(rt.io(), Accept(ctx, *acceptor, kind), asio::detached);
   }
-  asio::co_spawn(rt.io(), Accept(ctx, acceptor), asio::detached);
   rt.OnDrain([&] {
     asio::error_code ignored;
-    acceptor.close(ignored);
+    mx.close(ignored);
+    submission.close(ignored);
+    submissions.close(ignored);
   });
+  if (tls) rt.OnReload([&] { return tls->Reload(); });
   rt.SetReadiness([] { return obs::Readiness{true, ""}; });
-  log::Info("listening", {{"smtp", listen}, {"lmtp", lmtp}, {"metrics", common.metrics_listen}});
+  log::Info("listening", {{"smtp", listen},
+                          {"submission", submission_listen},
+                          {"submissions", submissions_listen},
+                          {"lmtp", lmtp},
+                          {"metrics", common.metrics_listen}});
   return rt.Run(common);
 }

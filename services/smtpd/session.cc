@@ -1,4 +1,4 @@
-// session.cc - the SMTP dialogue on the MX port (session.h, docs/smtp.md).
+// session.cc - the SMTP dialogue (session.h, docs/smtp.md). AUTH is auth.cc.
 #include "services/smtpd/session.h"
 
 #include <algorithm>
@@ -6,11 +6,9 @@
 #include <optional>
 
 #include "lib/base/log.h"
-#include "lib/net/line_reader.h"
-#include "lib/smtp/command.h"
+#include "lib/net/proxy_reader.h"
 #include "lib/smtp/data_reader.h"
 #include "lib/smtp/relay_policy.h"
-#include "lib/smtp/reply.h"
 #include "services/smtpd/lmtp_handoff.h"
 
 namespace columba::smtpd {
@@ -18,13 +16,13 @@ namespace columba::smtpd {
 using net::kNoThrow;
 
 SmtpMetrics::SmtpMetrics(prometheus::Registry& r)
-    : sessions(prometheus::BuildCounter().Name("columba_smtpd_sessions_total").Help("SMTP sessions accepted").Register(r)),
+    : sessions(prometheus::BuildCounter().Name("columba_smtpd_sessions_total").Help("SMTP sessions accepted, by port (mx, submission, submissions)").Register(r)),
       commands(prometheus::BuildCounter().Name("columba_smtpd_commands_total").Help("SMTP commands by verb").Register(r)),
-      recipients(prometheus::BuildCounter().Name("columba_smtpd_recipients_total").Help("RCPT results: the relay policy's reason (local, trusted_network, ...), refused, unknown_user, unavailable").Register(r)),
+      recipients(prometheus::BuildCounter().Name("columba_smtpd_recipients_total").Help("RCPT results: the relay policy's reason (local, trusted_network, authenticated, pop_before_smtp, client_certificate), refused, unknown_user, unavailable").Register(r)),
       messages(prometheus::BuildCounter().Name("columba_smtpd_messages_total").Help("Messages after DATA by result: delivered, deferred (4xx), rejected (5xx)").Register(r)),
       errors(prometheus::BuildCounter().Name("columba_smtpd_errors_total").Help("Protocol and dependency errors by kind").Register(r)),
+      auths(prometheus::BuildCounter().Name("columba_smtpd_auth_total").Help("AUTH attempts by mechanism and result (ok, failed, error, refused)").Register(r)),
       active(prometheus::BuildGauge().Name("columba_smtpd_sessions_active").Help("Open SMTP sessions").Register(r)),
-      sessions_total(sessions.Add({})),
       sessions_active(active.Add({})) {}
 
 namespace {
@@ -38,292 +36,524 @@ std::string RfcDate() {
   return buf;
 }
 
-class Session {
- public:
-  Session(ServerContext& ctx, asio::ip::tcp::socket& sock, std::string peer)
-      : ctx_(ctx), sock_(sock), reader_(sock), peer_(std::move(peer)), idle_(sock.get_executor()),
-        trusted_(ctx.trusted.Contains(peer_)) {}
+std::string Lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
 
-  asio::awaitable<void> Run() {
-    if (!co_await Reply(220, "", ctx_.cfg.hostname + " ESMTP Columba")) co_return;
-    while (!quit_) {
-      ArmIdleTimer();
-      // RFC 5321 4.5.3.1.4: 512 octets per command line; 1000 tolerated as for text.
-      net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_line - 2);
-      if (line.eof) {
-        if (timed_out_) co_await Reply(421, "4.4.2", ctx_.cfg.hostname + " idle timeout, closing connection");
-        break;
-      }
-      if (line.too_long) {
-        Count("line_too_long");
-        if (!co_await Error(500, "5.5.2", "Line too long")) break;
-        continue;
-      }
-      auto cmd = smtp::ParseCommand(line.text);
-      if (ctx_.runtime.draining() && !mail_from_ && !(cmd && cmd->verb == smtp::Verb::kQuit)) {
-        co_await Reply(421, "4.3.2", ctx_.cfg.hostname + " shutting down, try again later");
-        break;
-      }
-      if (!cmd) {
-        Count("syntax");
-        auto r = smtp::ReplyForSyntaxError(cmd.error());
-        if (!co_await Error(r.code, r.enhanced, r.text)) break;
-        continue;
-      }
-      ctx_.metrics.commands.Add({{"verb", smtp::VerbName(cmd->verb)}}).Increment();
-      if (std::chrono::steady_clock::now() - started_ > ctx_.cfg.max_session_time) {
-        Count("session_time");
-        co_await Reply(421, "4.4.2", ctx_.cfg.hostname + " session too long, closing connection");
-        break;
-      }
-      if (mail_from_ && ++commands_ > ctx_.cfg.max_commands) {
-        Count("commands");
-        co_await Reply(421, "4.7.0", "Too many commands for one message, closing connection");
-        break;
-      }
-      if (!co_await Dispatch(*cmd)) break;
-    }
-    idle_.cancel();
+// Bare CR or LF in a message body (CRLF pairs excluded).
+bool HasBareLineEnds(std::string_view m) {
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (m[i] == '\r' && (i + 1 == m.size() || m[i + 1] != '\n')) return true;
+    if (m[i] == '\n' && (i == 0 || m[i - 1] != '\r')) return true;
   }
+  return false;
+}
 
- private:
-  void Count(const char* kind) { ctx_.metrics.errors.Add({{"kind", kind}}).Increment(); }
-  void CountRcpt(std::string_view result) {
-    ctx_.metrics.recipients.Add({{"result", std::string(result)}}).Increment();
+// Every bare CR and bare LF becomes CRLF (Postfix's "normalize").
+std::string NormalizeLineEnds(std::string_view m) {
+  std::string out;
+  out.reserve(m.size() + 16);
+  for (size_t i = 0; i < m.size(); ++i) {
+    char c = m[i];
+    if (c == '\r') {
+      out += "\r\n";
+      if (i + 1 < m.size() && m[i + 1] == '\n') ++i;
+    } else if (c == '\n') {
+      out += "\r\n";
+    } else {
+      out += c;
+    }
   }
+  return out;
+}
 
-  void ArmIdleTimer() {
-    idle_.expires_after(ctx_.cfg.idle_timeout);
-    idle_.async_wait([this](asio::error_code ec) {
-      if (ec) return;
-      timed_out_ = true;
-      asio::error_code ignored;
-      sock_.cancel(ignored);
-    });
+const char* PortName(PortKind k) {
+  switch (k) {
+    case PortKind::kMx: return "mx";
+    case PortKind::kSubmission: return "submission";
+    case PortKind::kSubmissions: return "submissions";
   }
-
-  asio::awaitable<bool> Send(std::string text) {
-    auto [ec, n] = co_await asio::async_write(sock_, asio::buffer(text), kNoThrow);
-    co_return !ec;
-  }
-  asio::awaitable<bool> Reply(int code, std::string_view enhanced, std::string_view text) {
-    co_return co_await Send(smtp::FormatReply(code, enhanced, text));
-  }
-  asio::awaitable<bool> Error(int code, std::string_view enhanced, std::string_view text) {
-    if (++errors_ > ctx_.cfg.max_errors) {
-      co_await Reply(421, "4.7.0", "Too many errors, closing connection");
-      co_return false;
-    }
-    co_return co_await Reply(code, enhanced, text);
-  }
-
-  void ResetTransaction() {
-    mail_from_.reset();
-    recipients_.clear();
-  }
-
-  asio::awaitable<bool> Dispatch(const smtp::Command& c) {
-    switch (c.verb) {
-      case smtp::Verb::kEhlo:
-      case smtp::Verb::kHelo: co_return co_await Hello(c);
-      case smtp::Verb::kMail: co_return co_await Mail(c);
-      case smtp::Verb::kRcpt: co_return co_await Rcpt(c);
-      case smtp::Verb::kData: co_return co_await Data();
-      case smtp::Verb::kRset:
-        ResetTransaction();
-        co_return co_await Reply(250, "2.0.0", "Ok");
-      case smtp::Verb::kNoop: co_return co_await Reply(250, "2.0.0", "Ok");
-      case smtp::Verb::kVrfy: co_return co_await Reply(252, "2.5.0", "Cannot VRFY user, but will accept message");
-      case smtp::Verb::kHelp: co_return co_await Reply(214, "2.0.0", "See RFC 5321; docs/smtp.md");
-      case smtp::Verb::kQuit:
-        quit_ = true;
-        co_await Reply(221, "2.0.0", "Bye");
-        co_return false;
-      case smtp::Verb::kLhlo: co_return co_await Error(500, "5.5.1", "This is an SMTP server: use EHLO");
-      default: co_return co_await Error(502, "5.5.1", "Command not implemented");
-    }
-  }
-
-  asio::awaitable<bool> Hello(const smtp::Command& c) {
-    if (c.arg.empty()) co_return co_await Error(501, "5.5.4", "EHLO requires a domain or address literal");
-    ResetTransaction();
-    helo_ = c.arg;
-    if (c.verb == smtp::Verb::kHelo) co_return co_await Reply(250, "", ctx_.cfg.hostname);
-    std::vector<std::string> lines = {ctx_.cfg.hostname, "PIPELINING", "SIZE " + std::to_string(ctx_.cfg.max_message_size),
-                                      "8BITMIME", "ENHANCEDSTATUSCODES"};
-    co_return co_await Send(smtp::FormatMultilineReply(250, "", lines));
-  }
-
-  asio::awaitable<bool> Mail(const smtp::Command& c) {
-    if (helo_.empty()) co_return co_await Error(503, "5.5.1", "Send EHLO first");
-    if (mail_from_) co_return co_await Error(503, "5.5.1", "Nested MAIL command");
-    if (messages_ >= ctx_.cfg.max_messages) {
-      Count("messages");
-      co_await Reply(421, "4.7.0", "Too many messages in one session, closing connection");
-      co_return false;
-    }
-    if (auto refused = smtp::CheckMailParams(c, ctx_.cfg.max_message_size)) {
-      const auto& r = refused->reply;
-      if (!refused->protocol_error) co_return co_await Reply(r.code, r.enhanced, r.text);
-      co_return co_await Error(r.code, r.enhanced, r.text);
-    }
-    if (c.path.utf8) co_return co_await Error(553, "5.6.7", "SMTPUTF8 is not supported yet");
-    mail_from_ = c.path.null ? std::string() : c.path.Address();
-    commands_ = 1;
-    co_return co_await Reply(250, "2.1.0", "Ok");
-  }
-
-  asio::awaitable<bool> Rcpt(const smtp::Command& c) {
-    if (!mail_from_) co_return co_await Error(503, "5.5.1", "Need MAIL command first");
-    if (!c.params.empty()) co_return co_await Error(555, "5.5.4", "Unsupported RCPT parameter");
-    if (recipients_.size() >= ctx_.cfg.max_recipients) co_return co_await Reply(452, "4.5.3", "Too many recipients");
-    if (c.path.utf8) co_return co_await Error(553, "5.6.7", "SMTPUTF8 is not supported yet");
-    // The domain's class from the directory (relay_domains from config until the directory has them).
-    std::string domain = c.path.domain;
-    for (char& ch : domain) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    smtp::DomainClass cls = smtp::DomainClass::kOther;
-    if (domain.empty()) {
-      cls = smtp::DomainClass::kLocal;  // <postmaster>
-    } else if (!c.path.address_literal) {
-      auto local = co_await ctx_.pool.Run([&]() { return ctx_.directory.IsLocalDomain(domain); });
-      if (!local) {
-        Count("directory");
-        co_return co_await Reply(451, "4.3.0", "Temporary directory failure, try again later");
-      }
-      if (*local) cls = smtp::DomainClass::kLocal;
-      else if (std::find(ctx_.cfg.relay_domains.begin(), ctx_.cfg.relay_domains.end(), domain) !=
-               ctx_.cfg.relay_domains.end())
-        cls = smtp::DomainClass::kRelay;
-    }
-    smtp::RelayClient client;
-    client.trusted_network = trusted_;
-    auto decision = smtp::DecideRelay(client, c.path, cls);
-    if (!decision.accepted()) {
-      CountRcpt("refused");
-      log::Info("relay refused", {{"client", peer_}, {"domain", domain}});
-      co_return co_await Error(decision.reply().code, decision.reply().enhanced, decision.reply().text);
-    }
-    if (decision.relayed()) {
-      // The outbound queue is not built yet (issue 5): nothing may be accepted
-      // for another domain, since it could not be kept; the sender retries.
-      CountRcpt("unavailable");
-      co_return co_await Reply(451, "4.3.2", "Relaying is not available yet, try again later");
-    }
-    std::string address = domain.empty() ? "postmaster" : c.path.Address();
-    auto found = co_await LookupLocal(address);
-    if (!found) {
-      Count("directory");
-      co_return co_await Reply(451, "4.3.0", "Temporary directory failure, try again later");
-    }
-    if (!*found) {
-      CountRcpt("unknown_user");
-      co_return co_await Error(550, "5.1.1", "No such user here");
-    }
-    CountRcpt(decision.reason());
-    recipients_.push_back(**found);
-    co_return co_await Reply(250, "2.1.5", "Ok");
-  }
-
-  // The address lmtpd should be given for a local recipient (its own, an alias,
-  // or local+detail), or nullopt when no enabled account answers to it.
-  asio::awaitable<Result<std::optional<std::string>>> LookupLocal(const std::string& address) {
-    auto normalized = storage::NormalizeAsciiAddress(address);
-    if (!normalized) co_return std::optional<std::string>();
-    std::string base = *normalized;
-    auto at = base.find('@');
-    if (auto plus = base.find('+'); plus != std::string::npos && plus < at && plus > 0)
-      base = base.substr(0, plus) + base.substr(at);
-    auto found = co_await ctx_.pool.Run([&]() { return ctx_.directory.Lookup(base); });
-    if (!found) co_return tl::unexpected(found.error());
-    if (!found->has_value() || !(*found)->enabled) co_return std::optional<std::string>();
-    co_return std::optional<std::string>(address);
-  }
-
-  asio::awaitable<bool> Data() {
-    if (!mail_from_) co_return co_await Error(503, "5.5.1", "Need MAIL command first");
-    if (recipients_.empty()) co_return co_await Error(554, "5.5.1", "No valid recipients");
-    if (!co_await Reply(354, "", "End data with <CR><LF>.<CR><LF>")) co_return false;
-    smtp::DataReader data(ctx_.cfg.max_message_size);
-    for (;;) {
-      ArmIdleTimer();
-      net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_line - 2);
-      if (line.eof) co_return false;  // nothing acknowledged: the client retries
-      auto st = line.too_long ? data.FeedTooLong(line.bare_lf) : data.Feed(line.text, line.bare_lf);
-      if (st == smtp::DataReader::Status::kDone) break;
-    }
-    idle_.cancel();
-    ++messages_;  // every message that reached the end of DATA counts, whatever became of it
-    if (data.over_size()) {
-      ResetTransaction();
-      ctx_.metrics.messages.Add({{"result", "rejected"}}).Increment();
-      co_return co_await Reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
-    }
-    if (data.had_overlong_line()) {
-      ResetTransaction();
-      ctx_.metrics.messages.Add({{"result", "rejected"}}).Increment();
-      co_return co_await Reply(500, "5.5.2", "Line too long (RFC 5321: 1000 octets)");
-    }
-    std::string message = "Received: from " + smtp::SanitizeReplyText(helo_) + " ([" + peer_ + "])\r\n\tby " +
-                          ctx_.cfg.hostname + " (Columba) with ESMTP;\r\n\t" + RfcDate() + "\r\n" + data.TakeMessage();
-    auto replies = co_await HandOffToLmtp(ctx_.cfg.lmtp_host, ctx_.cfg.lmtp_port, ctx_.cfg.hostname, *mail_from_,
-                                          recipients_, message, ctx_.cfg.lmtp_timeout);
-    ResetTransaction();
-    const bool all_ok = std::all_of(replies.begin(), replies.end(), [](const auto& r) { return r.code == 250; });
-    const bool all_permanent =
-        std::all_of(replies.begin(), replies.end(), [](const auto& r) { return r.code >= 500; });
-    if (all_ok) {
-      ctx_.metrics.messages.Add({{"result", "delivered"}}).Increment();
-      co_return co_await Reply(250, "2.0.0", "Ok: delivered");
-    }
-    if (all_permanent) {
-      ctx_.metrics.messages.Add({{"result", "rejected"}}).Increment();
-      const auto& r = replies.front();
-      co_return co_await Reply(554, r.enhanced.empty() ? "5.0.0" : r.enhanced, "Delivery failed permanently");
-    }
-    // Some recipients are not (yet) delivered and there is no queue to keep the
-    // message: the sender retries (a recipient already delivered may get it twice).
-    ctx_.metrics.messages.Add({{"result", "deferred"}}).Increment();
-    log::Warn("delivery deferred", {{"client", peer_}});
-    co_return co_await Reply(451, "4.3.0", "Local delivery did not complete, try again later");
-  }
-
-  ServerContext& ctx_;
-  asio::ip::tcp::socket& sock_;
-  net::LineReader<asio::ip::tcp::socket> reader_;
-  std::string peer_;
-  asio::steady_timer idle_;
-  const bool trusted_;
-  std::string helo_;
-  bool quit_ = false;
-  bool timed_out_ = false;
-  int errors_ = 0;
-  size_t messages_ = 0;  // ended DATA in this session
-  size_t commands_ = 0;  // in the current transaction
-  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::optional<std::string> mail_from_;
-  std::vector<std::string> recipients_;
-};
+  return "mx";
+}
 
 }  // namespace
 
-asio::awaitable<void> RunSession(ServerContext& ctx, asio::ip::tcp::socket socket, std::string peer_ip) {
+Session::Session(ServerContext& ctx, asio::ip::tcp::socket socket, std::string peer, PortKind kind)
+    : ctx_(ctx), stream_(std::move(socket)), reader_(stream_), peer_(std::move(peer)), kind_(kind),
+      idle_(stream_.get_executor()), trusted_(ctx.trusted.Contains(peer_)) {}
+
+void Session::Count(const char* kind) { ctx_.metrics.errors.Add({{"kind", kind}}).Increment(); }
+void Session::CountRcpt(std::string_view result) {
+  ctx_.metrics.recipients.Add({{"result", std::string(result)}}).Increment();
+}
+
+void Session::ArmIdleTimer() {
+  idle_.expires_after(ctx_.cfg.idle_timeout);
+  idle_.async_wait([this](asio::error_code ec) {
+    if (ec) return;
+    timed_out_ = true;
+    stream_.cancel();
+  });
+}
+
+asio::awaitable<bool> Session::Send(std::string text) {
+  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(text), kNoThrow);
+  co_return !ec;
+}
+asio::awaitable<bool> Session::Reply(int code, std::string_view enhanced, std::string_view text) {
+  co_return co_await Send(smtp::FormatReply(code, enhanced, text));
+}
+asio::awaitable<bool> Session::Error(int code, std::string_view enhanced, std::string_view text) {
+  if (++errors_ > ctx_.cfg.max_errors) {
+    co_await Reply(421, "4.7.0", "Too many errors, closing connection");
+    quit_ = true;
+    co_return false;
+  }
+  co_return co_await Reply(code, enhanced, text);
+}
+
+void Session::ResetTransaction() {
+  mail_from_.reset();
+  mail_params_ = smtp::MailParams{};
+  recipients_.clear();
+  in_bdat_ = false;
+  bdat_body_.clear();
+  bdat_over_size_ = false;
+}
+
+bool Session::AuthAllowedHere() const {
+  if (ctx_.cfg.auth_mechanisms.empty()) return false;
+  return Tls() || trusted_ || ctx_.cfg.allow_plaintext_auth;
+}
+
+// RFC 3848 / RFC 6531 3.7.7 "with" protocol names.
+std::string Session::ProtocolName() const {
+  std::string p = mail_params_.smtputf8 ? "UTF8SMTP" : (esmtp_ ? "ESMTP" : "SMTP");
+  if (!esmtp_) return p;
+  if (Tls()) p += "S";
+  if (!auth_user_.empty()) p += "A";
+  return p;
+}
+
+asio::awaitable<bool> Session::UpgradeToTls() {
+  // Whatever the client pipelined after STARTTLS was sent in plaintext: it is
+  // dropped, never read as a command under TLS (RFC 3207 5).
+  reader_.DiscardBuffered();
+  auto r = co_await stream_.StartTls(ctx_.tls->Current());
+  if (!r) {
+    Count("tls_handshake");
+    log::Info("TLS handshake failed", {{"client", peer_}, {"error", r.error().message}});
+    co_return false;
+  }
+  if (ctx_.client_certs) {
+    if (auto name = stream_.VerifiedClientName()) {
+      std::string address = storage::NormalizeAsciiAddress(*name).value_or(std::string());
+      auto found = co_await ctx_.pool.Run([this, &address] { return auth::LookupEnabled(ctx_.directory, address); });
+      if (found && found->has_value()) {
+        cert_user_ = (**found).address;
+        log::Info("client certificate", {{"client", peer_}, {"user", cert_user_}});
+      } else {
+        Count(found ? "client_certificate_unknown_user" : "directory");
+      }
+    }
+  }
+  co_return true;
+}
+
+asio::awaitable<void> Session::Run() {
+  if (kind_ == PortKind::kSubmissions && !co_await UpgradeToTls()) co_return;
+  if (!co_await Reply(220, "", ctx_.cfg.hostname + " ESMTP Columba")) co_return;
+  while (!quit_) {
+    ArmIdleTimer();
+    // RFC 5321 4.5.3.1.4: 512 octets per command line; 1000 tolerated as for text.
+    net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_line - 2);
+    if (line.eof) {
+      if (timed_out_) co_await Reply(421, "4.4.2", ctx_.cfg.hostname + " idle timeout, closing connection");
+      break;
+    }
+    if (line.too_long) {
+      Count("line_too_long");
+      if (!co_await Error(500, "5.5.2", "Line too long")) break;
+      continue;
+    }
+    auto cmd = smtp::ParseCommand(line.text);
+    if (ctx_.runtime.draining() && !mail_from_ && !(cmd && cmd->verb == smtp::Verb::kQuit)) {
+      co_await Reply(421, "4.3.2", ctx_.cfg.hostname + " shutting down, try again later");
+      break;
+    }
+    if (!cmd) {
+      Count("syntax");
+      auto r = smtp::ReplyForSyntaxError(cmd.error());
+      if (!co_await Error(r.code, r.enhanced, r.text)) break;
+      continue;
+    }
+    ctx_.metrics.commands.Add({{"verb", smtp::VerbName(cmd->verb)}}).Increment();
+    if (std::chrono::steady_clock::now() - started_ > ctx_.cfg.max_session_time) {
+      Count("session_time");
+      co_await Reply(421, "4.4.2", ctx_.cfg.hostname + " session too long, closing connection");
+      break;
+    }
+    if (mail_from_ && ++commands_ > ctx_.cfg.max_commands) {
+      Count("commands");
+      co_await Reply(421, "4.7.0", "Too many commands for one message, closing connection");
+      break;
+    }
+    if (!co_await Dispatch(*cmd)) break;
+  }
+  idle_.cancel();
+}
+
+asio::awaitable<bool> Session::Dispatch(const smtp::Command& c) {
+  // RFC 3030 2: once BDAT started, only BDAT, RSET and QUIT (and NOOP) fit.
+  if (in_bdat_ && c.verb != smtp::Verb::kBdat && c.verb != smtp::Verb::kRset && c.verb != smtp::Verb::kQuit &&
+      c.verb != smtp::Verb::kNoop)
+    co_return co_await Error(503, "5.5.1", "BDAT in progress: send BDAT, RSET or QUIT");
+  switch (c.verb) {
+    case smtp::Verb::kEhlo:
+    case smtp::Verb::kHelo: co_return co_await Hello(c);
+    case smtp::Verb::kStarttls: co_return co_await StartTls();
+    case smtp::Verb::kAuth: co_return co_await Auth(c);
+    case smtp::Verb::kMail: co_return co_await Mail(c);
+    case smtp::Verb::kRcpt: co_return co_await Rcpt(c);
+    case smtp::Verb::kData: co_return co_await Data();
+    case smtp::Verb::kBdat: co_return co_await Bdat(c);
+    case smtp::Verb::kRset:
+      ResetTransaction();
+      co_return co_await Reply(250, "2.0.0", "Ok");
+    case smtp::Verb::kNoop: co_return co_await Reply(250, "2.0.0", "Ok");
+    case smtp::Verb::kVrfy: co_return co_await Reply(252, "2.5.0", "Cannot VRFY user, but will accept message");
+    case smtp::Verb::kExpn: co_return co_await Error(502, "5.5.1", "EXPN is not available");
+    case smtp::Verb::kEtrn:
+      // RFC 1985: the outbound queue runner does not take ETRN yet.
+      co_return co_await Reply(458, "4.3.0", "Unable to queue messages for node: ETRN is not available yet");
+    case smtp::Verb::kHelp: co_return co_await Reply(214, "2.0.0", "See RFC 5321; docs/smtp.md");
+    case smtp::Verb::kQuit:
+      quit_ = true;
+      co_await Reply(221, "2.0.0", "Bye");
+      co_return false;
+    case smtp::Verb::kLhlo: co_return co_await Error(500, "5.5.1", "This is an SMTP server: use EHLO");
+  }
+  co_return co_await Error(502, "5.5.1", "Command not implemented");
+}
+
+asio::awaitable<bool> Session::Hello(const smtp::Command& c) {
+  if (c.arg.empty()) co_return co_await Error(501, "5.5.4", "EHLO requires a domain or address literal");
+  ResetTransaction();
+  helo_ = c.arg;
+  esmtp_ = c.verb == smtp::Verb::kEhlo;
+  if (!esmtp_) co_return co_await Reply(250, "", ctx_.cfg.hostname);
+  std::vector<std::string> lines = {ctx_.cfg.hostname, "PIPELINING", "SIZE " + std::to_string(ctx_.cfg.max_message_size),
+                                    "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "DSN"};
+  if (ctx_.tls && !Tls()) lines.push_back("STARTTLS");
+  if (AuthAllowedHere() && auth_user_.empty()) {
+    std::string mechs = "AUTH";
+    for (const auto& m : ctx_.cfg.auth_mechanisms) mechs += " " + m;
+    lines.push_back(mechs);
+  }
+  co_return co_await Send(smtp::FormatMultilineReply(250, "", lines));
+}
+
+asio::awaitable<bool> Session::StartTls() {
+  if (Tls()) co_return co_await Error(503, "5.5.1", "TLS already active");
+  if (!ctx_.tls) co_return co_await Error(502, "5.5.1", "STARTTLS not available");
+  if (!co_await Reply(220, "2.0.0", "Ready to start TLS")) co_return false;
+  if (!co_await UpgradeToTls()) co_return false;
+  // RFC 3207 4.2: forget everything learnt before TLS; the client starts over with EHLO.
+  ResetTransaction();
+  helo_.clear();
+  esmtp_ = false;
+  co_return true;
+}
+
+asio::awaitable<bool> Session::Mail(const smtp::Command& c) {
+  if (helo_.empty()) co_return co_await Error(503, "5.5.1", "Send EHLO first");
+  if (mail_from_) co_return co_await Error(503, "5.5.1", "Nested MAIL command");
+  if (messages_ >= ctx_.cfg.max_messages) {
+    Count("messages");
+    co_await Reply(421, "4.7.0", "Too many messages in one session, closing connection");
+    co_return false;
+  }
+  if (SubmissionPort() && auth_user_.empty()) {
+    Count("auth_required");
+    co_return co_await Error(530, "5.7.0", "Authentication required");
+  }
+  smtp::MailParamOptions opts;
+  opts.max_size = ctx_.cfg.max_message_size;
+  opts.smtputf8 = opts.dsn = opts.auth = esmtp_;
+  auto params = smtp::ParseMailParams(c, opts);
+  if (!params) {
+    const auto& r = params.error().reply;
+    if (!params.error().protocol_error) co_return co_await Reply(r.code, r.enhanced, r.text);
+    co_return co_await Error(r.code, r.enhanced, r.text);
+  }
+  std::string sender = c.path.null ? std::string() : c.path.Address();
+  if (!auth_user_.empty() && ctx_.cfg.sender_login_match && !sender.empty()) {
+    auto owns = co_await OwnsAddress(sender);
+    if (!owns) {
+      Count("directory");
+      co_return co_await Reply(451, "4.3.0", "Temporary directory failure, try again later");
+    }
+    if (!*owns) {
+      Count("sender_mismatch");
+      log::Info("sender not owned by user", {{"client", peer_}, {"user", auth_user_}});
+      co_return co_await Error(553, "5.7.1", "Sender address rejected: not owned by the authenticated user");
+    }
+  }
+  mail_from_ = std::move(sender);
+  mail_params_ = std::move(*params);
+  commands_ = 1;
+  co_return co_await Reply(250, "2.1.0", "Ok");
+}
+
+asio::awaitable<Result<bool>> Session::OwnsAddress(const std::string& address) {
+  auto normalized = storage::NormalizeAsciiAddress(address);
+  if (!normalized) co_return false;
+  std::string base = *normalized;
+  auto at = base.find('@');
+  if (auto plus = base.find('+'); plus != std::string::npos && plus < at && plus > 0)
+    base = base.substr(0, plus) + base.substr(at);
+  auto found = co_await ctx_.pool.Run([&]() { return ctx_.directory.Lookup(base); });
+  if (!found) co_return tl::unexpected(found.error());
+  co_return found->has_value() && (*found)->address == auth_user_;
+}
+
+asio::awaitable<Result<bool>> Session::PopBeforeSmtp() {
+  if (pop_before_smtp_) co_return *pop_before_smtp_;
+  if (!ctx_.cfg.pop_before_smtp || !ctx_.ephemeral || trusted_) co_return false;
+  std::string ip = peer_;
+  auto who = co_await ctx_.pool.Run([this, &ip]() { return ctx_.ephemeral->RecentLogin(ip); });
+  // Fails closed (ephemeral.h): an error is "no record", counted, never relaying.
+  if (!who) {
+    Count("redis");
+    co_return tl::unexpected(who.error());
+  }
+  pop_before_smtp_ = who->has_value();
+  co_return *pop_before_smtp_;
+}
+
+asio::awaitable<bool> Session::Rcpt(const smtp::Command& c) {
+  if (!mail_from_) co_return co_await Error(503, "5.5.1", "Need MAIL command first");
+  if (in_bdat_) co_return co_await Error(503, "5.5.1", "BDAT in progress");
+  auto dsn = smtp::ParseRcptParams(c, esmtp_);
+  if (!dsn) co_return co_await Error(dsn.error().reply.code, dsn.error().reply.enhanced, dsn.error().reply.text);
+  if (recipients_.size() >= ctx_.cfg.max_recipients) co_return co_await Reply(452, "4.5.3", "Too many recipients");
+  if (c.path.utf8 && !mail_params_.smtputf8)
+    co_return co_await Error(553, "5.6.7", "Non-ASCII address needs SMTPUTF8 in MAIL FROM");
+  std::string domain = Lower(c.path.domain);
+  smtp::DomainClass cls = smtp::DomainClass::kOther;
+  if (domain.empty()) {
+    cls = smtp::DomainClass::kLocal;  // <postmaster>
+  } else if (!c.path.address_literal) {
+    auto local = co_await ctx_.pool.Run([&]() { return ctx_.directory.IsLocalDomain(domain); });
+    if (!local) {
+      Count("directory");
+      co_return co_await Reply(451, "4.3.0", "Temporary directory failure, try again later");
+    }
+    if (*local) cls = smtp::DomainClass::kLocal;
+    else if (std::find(ctx_.cfg.relay_domains.begin(), ctx_.cfg.relay_domains.end(), domain) !=
+             ctx_.cfg.relay_domains.end())
+      cls = smtp::DomainClass::kRelay;
+  }
+  smtp::RelayClient client;
+  client.trusted_network = trusted_;
+  client.authenticated = !auth_user_.empty();
+  client.trusted_client_cert = !cert_user_.empty();
+  auto decision = smtp::DecideRelay(client, c.path, cls);
+  if (!decision.accepted() && !client.trusted_network && !client.authenticated && !client.trusted_client_cert) {
+    // Only now, when nothing else grants relaying, ask Redis (fails closed).
+    auto pbs = co_await PopBeforeSmtp();
+    if (pbs && *pbs) {
+      client.pop_before_smtp = true;
+      decision = smtp::DecideRelay(client, c.path, cls);
+    }
+  }
+  if (!decision.accepted()) {
+    CountRcpt("refused");
+    log::Info("relay refused", {{"client", peer_}, {"domain", domain}});
+    co_return co_await Error(decision.reply().code, decision.reply().enhanced, decision.reply().text);
+  }
+  if (decision.relayed()) {
+    // The outbound queue is not wired in yet: nothing may be accepted for
+    // another domain, since it could not be kept; the sender retries.
+    CountRcpt("unavailable");
+    co_return co_await Reply(451, "4.3.2", "Relaying is not available yet, try again later");
+  }
+  std::string address = domain.empty() ? "postmaster" : c.path.Address();
+  auto found = co_await LookupLocal(address);
+  if (!found) {
+    Count("directory");
+    co_return co_await Reply(451, "4.3.0", "Temporary directory failure, try again later");
+  }
+  if (!*found) {
+    CountRcpt("unknown_user");
+    co_return co_await Error(550, "5.1.1", "No such user here");
+  }
+  CountRcpt(decision.reason());
+  recipients_.push_back(Recipient{**found, true, std::move(*dsn)});
+  co_return co_await Reply(250, "2.1.5", "Ok");
+}
+
+// The address lmtpd should be given for a local recipient (its own, an alias,
+// or local+detail), or nullopt when no enabled account answers to it.
+asio::awaitable<Result<std::optional<std::string>>> Session::LookupLocal(const std::string& address) {
+  auto normalized = storage::NormalizeAsciiAddress(address);
+  if (!normalized) co_return std::optional<std::string>();
+  std::string base = *normalized;
+  auto at = base.find('@');
+  if (auto plus = base.find('+'); plus != std::string::npos && plus < at && plus > 0)
+    base = base.substr(0, plus) + base.substr(at);
+  auto found = co_await ctx_.pool.Run([&]() { return ctx_.directory.Lookup(base); });
+  if (!found) co_return tl::unexpected(found.error());
+  if (!found->has_value() || !(*found)->enabled) co_return std::optional<std::string>();
+  co_return std::optional<std::string>(address);
+}
+
+asio::awaitable<bool> Session::Data() {
+  if (!mail_from_) co_return co_await Error(503, "5.5.1", "Need MAIL command first");
+  if (recipients_.empty()) co_return co_await Error(554, "5.5.1", "No valid recipients");
+  if (!co_await Reply(354, "", "End data with <CR><LF>.<CR><LF>")) co_return false;
+  smtp::DataReader data(ctx_.cfg.max_message_size);
+  for (;;) {
+    ArmIdleTimer();
+    net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_line - 2);
+    if (line.eof) co_return false;  // nothing acknowledged: the client retries
+    auto st = line.too_long ? data.FeedTooLong(line.bare_lf) : data.Feed(line.text, line.bare_lf);
+    if (st == smtp::DataReader::Status::kDone) break;
+  }
+  idle_.cancel();
+  ++messages_;  // every message that reached the end of DATA counts, whatever became of it
+  if (data.over_size()) {
+    ResetTransaction();
+    ctx_.metrics.messages.Add({{"result", "rejected"}}).Increment();
+    co_return co_await Reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+  }
+  if (data.had_overlong_line()) {
+    ResetTransaction();
+    ctx_.metrics.messages.Add({{"result", "rejected"}}).Increment();
+    co_return co_await Reply(500, "5.5.2", "Line too long (RFC 5321: 1000 octets)");
+  }
+  const bool bare_lf = data.bare_lf_count() > 0;  // already stored as CRLF by the reader
+  std::string body = data.TakeMessage();
+  co_return co_await Finish(std::move(body), bare_lf);
+}
+
+asio::awaitable<bool> Session::Bdat(const smtp::Command& c) {
+  // The chunk is read whatever happens, so the session stays in step (RFC 3030 2).
+  uint64_t size = c.chunk_size;
+  const bool keep = mail_from_ && !recipients_.empty() && !bdat_over_size_;
+  bool ok = co_await reader_.ReadExact(size, [&](std::string_view piece) {
+    if (!keep || bdat_over_size_) return;
+    if (bdat_body_.size() + piece.size() > ctx_.cfg.max_message_size) {
+      bdat_over_size_ = true;
+      bdat_body_.clear();
+      bdat_body_.shrink_to_fit();
+      return;
+    }
+    bdat_body_.append(piece);
+  });
+  if (!ok) co_return false;  // nothing acknowledged
+  if (!mail_from_) co_return co_await Error(503, "5.5.1", "Need MAIL command first");
+  if (recipients_.empty()) {
+    ResetTransaction();
+    co_return co_await Error(554, "5.5.1", "No valid recipients");
+  }
+  in_bdat_ = true;
+  if (!c.last) {
+    co_return co_await Reply(250, "2.0.0", std::to_string(size) + " octets received");
+  }
+  ++messages_;
+  if (bdat_over_size_) {
+    ResetTransaction();
+    ctx_.metrics.messages.Add({{"result", "rejected"}}).Increment();
+    co_return co_await Reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+  }
+  std::string body = std::move(bdat_body_);
+  co_return co_await Finish(std::move(body), false);
+}
+
+// The end of a message (DATA or BDAT LAST): line ends, Received:, delivery.
+asio::awaitable<bool> Session::Finish(std::string body, bool had_bare_lf) {
+  // SMTP smuggling defence: the message already ended only at <CRLF>.<CRLF>
+  // (DATA) or at its declared length (BDAT); bare CR/LF left inside are
+  // normalised to CRLF or, when configured, the message is refused.
+  if (had_bare_lf || HasBareLineEnds(body)) {
+    Count("bare_line_end");
+    if (ctx_.cfg.reject_bare_line_ends) {
+      ResetTransaction();
+      ctx_.metrics.messages.Add({{"result", "rejected"}}).Increment();
+      co_return co_await Reply(550, "5.5.2", "Message contains bare CR or LF (RFC 5321 2.3.8)");
+    }
+    body = NormalizeLineEnds(body);
+  }
+  if (!body.empty() && (body.size() < 2 || body.compare(body.size() - 2, 2, "\r\n") != 0)) body += "\r\n";
+  std::string received = "Received: from " + smtp::SanitizeReplyText(helo_) + " ([" + peer_ + "])\r\n\tby " +
+                         ctx_.cfg.hostname + " (Columba) with " + ProtocolName();
+  if (Tls()) received += " (" + stream_.TlsDescription() + ")";
+  if (!auth_user_.empty()) received += "\r\n\t(authenticated as " + smtp::SanitizeReplyText(auth_user_) + ")";
+  received += ";\r\n\t" + RfcDate() + "\r\n";
+  std::string message = received + body;
+  std::vector<std::string> addresses;
+  for (const auto& r : recipients_) addresses.push_back(r.address);
+  std::string sender = *mail_from_;
+  auto replies = co_await HandOffToLmtp(ctx_.cfg.lmtp_host, ctx_.cfg.lmtp_port, ctx_.cfg.hostname, sender, addresses,
+                                        message, ctx_.cfg.lmtp_timeout);
+  ResetTransaction();
+  const bool all_ok = std::all_of(replies.begin(), replies.end(), [](const auto& r) { return r.code == 250; });
+  const bool all_permanent =
+      std::all_of(replies.begin(), replies.end(), [](const auto& r) { return r.code >= 500; });
+  if (all_ok) {
+    ctx_.metrics.messages.Add({{"result", "delivered"}}).Increment();
+    co_return co_await Reply(250, "2.0.0", "Ok: delivered");
+  }
+  if (all_permanent) {
+    ctx_.metrics.messages.Add({{"result", "rejected"}}).Increment();
+    const auto& r = replies.front();
+    co_return co_await Reply(554, r.enhanced.empty() ? "5.0.0" : r.enhanced, "Delivery failed permanently");
+  }
+  // Some recipients are not (yet) delivered and there is no queue to keep the
+  // message: the sender retries (a recipient already delivered may get it twice).
+  ctx_.metrics.messages.Add({{"result", "deferred"}}).Increment();
+  log::Warn("delivery deferred", {{"client", peer_}});
+  co_return co_await Reply(451, "4.3.0", "Local delivery did not complete, try again later");
+}
+
+asio::awaitable<void> RunSession(ServerContext& ctx, asio::ip::tcp::socket socket, std::string peer_ip, PortKind kind) {
   ctx.runtime.SessionStarted();
-  ctx.metrics.sessions_total.Increment();
+  ctx.metrics.sessions.Add({{"port", PortName(kind)}}).Increment();
   ctx.metrics.sessions_active.Increment();
+  bool proceed = true;
+  // Behind a trusted load balancer the PROXY header names the real client;
+  // every decision below (limits, trust, relaying) uses that address.
+  if (ctx.proxy_networks.Contains(peer_ip)) {
+    auto header = co_await net::ReadProxyHeader(socket, ctx.cfg.proxy_timeout);
+    if (!header) {
+      ctx.metrics.errors.Add({{"kind", "proxy_header"}}).Increment();
+      log::Info("bad PROXY header", {{"client", peer_ip}, {"error", header.error().message}});
+      proceed = false;
+    } else if (!header->local) {
+      peer_ip = header->src_ip;
+    }
+  }
   // Connections per client address (trusted networks exempt): refused at once.
   std::optional<net::ConnectionSlot> slot;
   const bool limited = !ctx.trusted.Contains(peer_ip);
-  if (limited) slot = ctx.conn_limits.Acquire(net::ConnectionLimits::kIp, peer_ip, ctx.cfg.max_connections_per_ip);
-  if (limited && !slot) {
-    ctx.metrics.errors.Add({{"kind", "ip_limit"}}).Increment();
-    const std::string bye = smtp::FormatReply(421, "4.7.0", "Too many connections from your address");
-    co_await asio::async_write(socket, asio::buffer(bye), kNoThrow);
-  } else {
-    Session s(ctx, socket, std::move(peer_ip));
-    co_await s.Run();
+  if (proceed && limited) {
+    slot = ctx.conn_limits.Acquire(net::ConnectionLimits::kIp, peer_ip, ctx.cfg.max_connections_per_ip);
+    if (!slot) {
+      ctx.metrics.errors.Add({{"kind", "ip_limit"}}).Increment();
+      const std::string bye = smtp::FormatReply(421, "4.7.0", "Too many connections from your address");
+      if (kind != PortKind::kSubmissions) co_await asio::async_write(socket, asio::buffer(bye), kNoThrow);
+      proceed = false;
+    }
   }
-  asio::error_code ignored;
-  socket.close(ignored);
+  if (proceed) {
+    Session s(ctx, std::move(socket), std::move(peer_ip), kind);
+    co_await s.Run();
+  } else {
+    asio::error_code ignored;
+    socket.close(ignored);
+  }
   ctx.metrics.sessions_active.Decrement();
   ctx.runtime.SessionEnded();
 }

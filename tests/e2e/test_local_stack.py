@@ -40,6 +40,8 @@ class LocalStack(unittest.TestCase):
         self.lmtp_port = free_port()
         self.imap_port = free_port()
         self.smtp_port = free_port()
+        self.submission_port = free_port()
+        self.submissions_port = free_port()
         self.env.update({
             "COLUMBA_STATE": os.path.join(self.state, "state"),
             "COLUMBA_LOCAL_LMTP_PORT": str(self.lmtp_port),
@@ -51,6 +53,8 @@ class LocalStack(unittest.TestCase):
             "COLUMBA_LOCAL_IMAPD_HTTP_PORT": str(free_port()),
             "COLUMBA_LOCAL_SMTP_PORT": str(self.smtp_port),
             "COLUMBA_LOCAL_SMTPD_HTTP_PORT": str(free_port()),
+            "COLUMBA_LOCAL_SUBMISSION_PORT": str(self.submission_port),
+            "COLUMBA_LOCAL_SUBMISSIONS_PORT": str(self.submissions_port),
             "COLUMBA_PG_PORT": str(free_port()),
             "COLUMBA_REDIS_PORT": str(free_port()),
             "COLUMBA_LDAP_PROVIDER_PORT": str(free_port()),

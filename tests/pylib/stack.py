@@ -240,14 +240,29 @@ class Stack:
         svc.unix_socket = cfg["lmtp"]["unix_socket"]
         return svc
 
-    def start_smtpd(self, lmtpd, name="smtpd", wait=True, **extra):
-        """smtpd on a free port handing local mail to `lmtpd`; extra: section__key=value."""
-        port, http_port = free_port(), free_port()
+    def start_smtpd(self, lmtpd, name="smtpd", wait=True, tls=None, **extra):
+        """smtpd handing local mail to `lmtpd`: the MX port (svc.port) and the submission
+        port (svc.submission_port, STARTTLS when tls is set) on free ports. tls:
+        (cert_file, key_file) also enables the implicit-TLS port (svc.submissions_port).
+        Redis is this stack's (POP-before-SMTP records, login penalties).
+        extra: section__key=value config overrides."""
+        port, sub_port, http_port = free_port(), free_port(), free_port()
         cfg = {"service": {"metrics_listen": f"127.0.0.1:{http_port}", "drain_timeout": "5s"},
                "smtp": {"listen": f"127.0.0.1:{port}", "hostname": "mx.test",
-                        "lmtp_address": f"127.0.0.1:{lmtpd.port}"}}
+                        "submission_listen": f"127.0.0.1:{sub_port}", "submissions_listen": "''",
+                        "lmtp_address": f"127.0.0.1:{lmtpd.port}"},
+               "redis": {"uri": self.env["COLUMBA_REDIS_URI"], "key_prefix": f"\"{self.redis_prefix}\""}}
+        subs_port = None
+        if tls:
+            subs_port = free_port()
+            cfg["smtp"]["submissions_listen"] = f"127.0.0.1:{subs_port}"
+            cfg["tls"] = {"cert_file": tls[0], "key_file": tls[1]}
+            if len(tls) > 2:
+                cfg["tls"]["client_ca_file"] = tls[2]
         svc = self._start(name, "columba-smtpd", cfg, http_port, extra, wait)
         svc.port = port
+        svc.submission_port = sub_port
+        svc.submissions_port = subs_port
         return svc
 
     def start_imapd(self, name="imapd", metad=None, wait=True, tls=None, **extra):
