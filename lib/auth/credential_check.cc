@@ -84,8 +84,10 @@ asio::awaitable<Result<std::optional<storage::Account>>> VerifyPassword(Credenti
       co_await cc.pool.Run([&cc, &address] { return LookupEnabled(cc.directory, address); });
   if (!found || !found->has_value()) co_return found;
   const std::string& hash = (**found).password_hash;
-  Result<bool> ok = co_await cc.hash_pool.Run([&password, &hash]() -> Result<bool> {
-    auto v = auth::VerifyPassword(password, hash);
+  VerifyOptions options;
+  options.allow_plain = cc.allow_plain;
+  Result<bool> ok = co_await cc.hash_pool.Run([&password, &hash, &options]() -> Result<bool> {
+    auto v = auth::VerifyPassword(password, hash, options);
     return v && *v;
   });
   if (!ok) co_return tl::unexpected(ok.error());  // the hashing queue is full: try again later
@@ -124,7 +126,7 @@ asio::awaitable<Result<std::optional<storage::Account>>> VerifyCramMd5(Credentia
   // Accounts without a stored plain password are checked against a random one,
   // so the work (and the answer) is the same as for a wrong digest.
   std::optional<std::string> plain;
-  if (found->has_value()) plain = StoredPlain((**found).password_hash);
+  if (found->has_value() && cc.allow_plain) plain = StoredPlain((**found).password_hash);
   std::string password = plain.value_or(RandomBytes(24));
   if (!CramMd5Verify(decoded_response, challenge, password) || !plain) co_return std::optional<storage::Account>();
   co_return found;

@@ -53,6 +53,9 @@ struct CredentialContext {
   LoginGuard& guard;
   net::BlockingPool& pool;       // directory and Redis calls
   net::BlockingPool& hash_pool;  // password hashing only
+  // {PLAIN}/{CLEAR} stored passwords count (operator's choice, auth.allow_plain_passwords);
+  // without it they verify nothing, and CRAM-MD5 (which needs them) proves nobody.
+  bool allow_plain = false;
 };
 
 // The key failures are counted under: the normalised address, or the name as given.

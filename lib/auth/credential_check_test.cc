@@ -46,7 +46,7 @@ struct CredentialCheck : ::testing::Test {
                    }()};
   net::BlockingPool pool{2, 100};
   net::BlockingPool hash_pool{1, 100};
-  CredentialContext cc{dir, guard, pool, hash_pool};
+  CredentialContext cc{dir, guard, pool, hash_pool, true};
 
   void SetUp() override {
     ASSERT_TRUE(dir.AddDomain("example.test"));
@@ -105,6 +105,14 @@ TEST_F(CredentialCheck, CramMd5NeedsAStoredPlainPassword) {
   auto hashed = Run(VerifyCramMd5(cc, CramResponse("alice@example.test", "s3cret", challenge), challenge));
   ASSERT_TRUE(hashed);
   EXPECT_FALSE(hashed->has_value());
+  // Without the operator's consent to plain passwords, nobody can be proved.
+  CredentialContext strict{dir, guard, pool, hash_pool, false};
+  auto refused = Run(VerifyCramMd5(strict, CramResponse("plain@example.test", "clear-pw", challenge), challenge));
+  ASSERT_TRUE(refused);
+  EXPECT_FALSE(refused->has_value());
+  auto plain_login = Run(VerifyPassword(strict, "plain@example.test", "clear-pw"));
+  ASSERT_TRUE(plain_login);
+  EXPECT_FALSE(plain_login->has_value());
   auto garbage = Run(VerifyCramMd5(cc, "no-digest", challenge));
   ASSERT_TRUE(garbage);
   EXPECT_FALSE(garbage->has_value());

@@ -9,6 +9,7 @@
 #include "lib/base/log.h"
 #include "lib/net/line_reader.h"
 #include "lib/smtp/command.h"
+#include "lib/smtp/esmtp_params.h"
 #include "lib/smtp/data_reader.h"
 #include "lib/smtp/reply.h"
 
@@ -136,16 +137,22 @@ class Session {
     ResetTransaction();
     greeted_ = true;
     std::vector<std::string> lines = {ctx_.cfg.hostname, "PIPELINING", "ENHANCEDSTATUSCODES", "8BITMIME",
-                                      "SIZE " + std::to_string(ctx_.cfg.max_message_size)};
+                                      "SMTPUTF8", "SIZE " + std::to_string(ctx_.cfg.max_message_size)};
     co_return co_await Send(smtp::FormatMultilineReply(250, "", lines));
   }
 
   asio::awaitable<bool> Mail(const smtp::Command& c) {
     if (!greeted_) co_return co_await Error(503, "5.5.1", "Send LHLO first");
     if (mail_from_) co_return co_await Error(503, "5.5.1", "Nested MAIL command");
-    if (auto refused = smtp::CheckMailParams(c, ctx_.cfg.max_message_size)) {
-      const auto& r = refused->reply;
-      if (!refused->protocol_error) co_return co_await Reply(r.code, r.enhanced, r.text);
+    // RFC 6531: a UTF-8 sender (e.g. relayed by smtpd) with SMTPUTF8; the
+    // mailbox owner's address itself stays ASCII (the directory's rule).
+    smtp::MailParamOptions options;
+    options.max_size = ctx_.cfg.max_message_size;
+    options.smtputf8 = true;
+    auto params = smtp::ParseMailParams(c, options);
+    if (!params) {
+      const auto& r = params.error().reply;
+      if (!params.error().protocol_error) co_return co_await Reply(r.code, r.enhanced, r.text);
       co_return co_await Error(r.code, r.enhanced, r.text);
     }
     mail_from_ = c.path.null ? std::string() : c.path.Address();
@@ -157,8 +164,8 @@ class Session {
     if (!c.params.empty()) co_return co_await Error(555, "5.5.4", "Unsupported RCPT parameter " + c.params[0].key);
     if (recipients_.size() >= ctx_.cfg.max_recipients)
       co_return co_await Reply(452, "4.5.3", "Too many recipients");
-    // LMTP does not offer SMTPUTF8 (RFC 6531): UTF-8 addresses are refused permanently.
-    if (c.path.utf8) co_return co_await Error(553, "5.6.7", "SMTPUTF8 is not supported for this address");
+    // Mailboxes have ASCII addresses (the directory's rule): a UTF-8 recipient is refused permanently.
+    if (c.path.utf8) co_return co_await Error(553, "5.6.7", "No mailbox has a non-ASCII address here");
     auto addr = storage::NormalizeAddress(c.path.Address());
     if (!addr) co_return co_await Error(501, "5.1.3", "Bad recipient address syntax");
     // +detail: deliver to the folder named by the detail when it exists.

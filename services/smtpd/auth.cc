@@ -98,7 +98,7 @@ asio::awaitable<bool> Session::Auth(const smtp::Command& c) {
     ctx_.metrics.auths.Add({{"mechanism", mech}, {"result", "refused"}}).Increment();
     co_return co_await Error(538, "5.7.11", "Encryption required for requested authentication mechanism");
   }
-  auth::CredentialContext cc{ctx_.directory, ctx_.guard, ctx_.pool, ctx_.hash_pool};
+  auth::CredentialContext cc{ctx_.directory, ctx_.guard, ctx_.pool, ctx_.hash_pool, ctx_.cfg.allow_plain_passwords};
   const std::string ip = trusted_ ? std::string() : peer_;
   std::string user_key;
   Result<std::optional<storage::Account>> verdict = std::optional<storage::Account>();

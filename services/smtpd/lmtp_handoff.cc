@@ -44,7 +44,8 @@ asio::awaitable<std::optional<smtp::Reply>> ReadReply(Reader& reader) {
 asio::awaitable<std::vector<smtp::Reply>> HandOffToLmtp(const std::string& host, uint16_t port,
                                                         const std::string& lhlo_name, const std::string& sender,
                                                         const std::vector<std::string>& recipients,
-                                                        const std::string& message, std::chrono::milliseconds timeout) {
+                                                        const std::string& message, std::chrono::milliseconds timeout,
+                                                        bool smtputf8) {
   std::vector<smtp::Reply> out(recipients.size(), Unavailable());
   auto ex = co_await asio::this_coro::executor;
   asio::ip::tcp::socket sock(ex);
@@ -82,7 +83,7 @@ asio::awaitable<std::vector<smtp::Reply>> HandOffToLmtp(const std::string& host,
   ok = co_await send(line);
   if (ok) ok = co_await expect(250);
   if (!ok) co_return out;
-  line = "MAIL FROM:<" + sender + ">\r\n";
+  line = "MAIL FROM:<" + sender + ">" + (smtputf8 ? " SMTPUTF8" : "") + "\r\n";
   ok = co_await send(line);
   if (ok) ok = co_await expect(250);
   if (!ok) co_return out;

@@ -3,7 +3,7 @@
 //
 // DESCRIPTION
 //   Connects to lmtpd (host:port), LHLO, MAIL FROM, one RCPT per recipient,
-//   DATA with the dot-stuffed message, then reads one reply per recipient
+//   (with SMTPUTF8 when the message needs it), DATA with the dot-stuffed message, then reads one reply per recipient
 //   lmtpd accepted at RCPT. A recipient refused at RCPT keeps that reply.
 //   Everything is bounded by `timeout`.
 //
@@ -27,6 +27,7 @@ namespace columba::smtpd {
 asio::awaitable<std::vector<smtp::Reply>> HandOffToLmtp(const std::string& host, uint16_t port,
                                                         const std::string& lhlo_name, const std::string& sender,
                                                         const std::vector<std::string>& recipients,
-                                                        const std::string& message, std::chrono::milliseconds timeout);
+                                                        const std::string& message, std::chrono::milliseconds timeout,
+                                                        bool smtputf8 = false);
 
 }  // namespace columba::smtpd

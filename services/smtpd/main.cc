@@ -83,11 +83,19 @@ int main(int argc, char** argv, char** envp) {
   std::string bare = r.String("smtp", "bare_line_ends", "normalize");
   if (bare != "normalize" && bare != "reject") r.Invalid("smtp", "bare_line_ends", "must be normalize or reject");
   cfg.reject_bare_line_ends = bare == "reject";
-  cfg.auth_mechanisms = r.List("smtp", "auth_mechanisms", {"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"});
+  // CRAM-MD5 needs the password itself in the directory: offered (by default) only
+  // where the operator allows plain passwords (the same key columbactl reads).
+  cfg.allow_plain_passwords = r.Bool("auth", "allow_plain_passwords", false);
+  std::vector<std::string> default_mechs = {"PLAIN", "LOGIN"};
+  if (cfg.allow_plain_passwords) default_mechs.push_back("CRAM-MD5");
+  default_mechs.push_back("SCRAM-SHA-256");
+  cfg.auth_mechanisms = r.List("smtp", "auth_mechanisms", default_mechs);
   for (auto& m : cfg.auth_mechanisms) {
     for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (m != "PLAIN" && m != "LOGIN" && m != "CRAM-MD5" && m != "SCRAM-SHA-256")
       r.Invalid("smtp", "auth_mechanisms", "supported: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256 (got " + m + ")");
+    if (m == "CRAM-MD5" && !cfg.allow_plain_passwords)
+      r.Invalid("smtp", "auth_mechanisms", "CRAM-MD5 needs plain passwords in the directory: set auth.allow_plain_passwords");
   }
   auth::LoginGuardConfig guard_cfg;
   guard_cfg.failure_delay = r.Duration("smtp", "auth_failure_delay", std::chrono::seconds(1),

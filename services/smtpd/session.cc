@@ -204,37 +204,37 @@ asio::awaitable<void> Session::Run() {
   idle_.cancel();
 }
 
+// Not a coroutine: it hands back the verb's awaitable (one frame less).
 asio::awaitable<bool> Session::Dispatch(const smtp::Command& c) {
   // RFC 3030 2: once BDAT started, only BDAT, RSET and QUIT (and NOOP) fit.
   if (in_bdat_ && c.verb != smtp::Verb::kBdat && c.verb != smtp::Verb::kRset && c.verb != smtp::Verb::kQuit &&
       c.verb != smtp::Verb::kNoop)
-    co_return co_await Error(503, "5.5.1", "BDAT in progress: send BDAT, RSET or QUIT");
+    return Error(503, "5.5.1", "BDAT in progress: send BDAT, RSET or QUIT");
   switch (c.verb) {
     case smtp::Verb::kEhlo:
-    case smtp::Verb::kHelo: co_return co_await Hello(c);
-    case smtp::Verb::kStarttls: co_return co_await StartTls();
-    case smtp::Verb::kAuth: co_return co_await Auth(c);
-    case smtp::Verb::kMail: co_return co_await Mail(c);
-    case smtp::Verb::kRcpt: co_return co_await Rcpt(c);
-    case smtp::Verb::kData: co_return co_await Data();
-    case smtp::Verb::kBdat: co_return co_await Bdat(c);
+    case smtp::Verb::kHelo: return Hello(c);
+    case smtp::Verb::kStarttls: return CmdStartTls();
+    case smtp::Verb::kAuth: return Auth(c);
+    case smtp::Verb::kMail: return Mail(c);
+    case smtp::Verb::kRcpt: return Rcpt(c);
+    case smtp::Verb::kData: return Data();
+    case smtp::Verb::kBdat: return Bdat(c);
     case smtp::Verb::kRset:
       ResetTransaction();
-      co_return co_await Reply(250, "2.0.0", "Ok");
-    case smtp::Verb::kNoop: co_return co_await Reply(250, "2.0.0", "Ok");
-    case smtp::Verb::kVrfy: co_return co_await Reply(252, "2.5.0", "Cannot VRFY user, but will accept message");
-    case smtp::Verb::kExpn: co_return co_await Error(502, "5.5.1", "EXPN is not available");
+      return Reply(250, "2.0.0", "Ok");
+    case smtp::Verb::kNoop: return Reply(250, "2.0.0", "Ok");
+    case smtp::Verb::kVrfy: return Reply(252, "2.5.0", "Cannot VRFY user, but will accept message");
+    case smtp::Verb::kExpn: return Error(502, "5.5.1", "EXPN is not available");
     case smtp::Verb::kEtrn:
       // RFC 1985: the outbound queue runner does not take ETRN yet.
-      co_return co_await Reply(458, "4.3.0", "Unable to queue messages for node: ETRN is not available yet");
-    case smtp::Verb::kHelp: co_return co_await Reply(214, "2.0.0", "See RFC 5321; docs/smtp.md");
+      return Reply(458, "4.3.0", "Unable to queue messages for node: ETRN is not available yet");
+    case smtp::Verb::kHelp: return Reply(214, "2.0.0", "See RFC 5321; docs/smtp.md");
     case smtp::Verb::kQuit:
       quit_ = true;
-      co_await Reply(221, "2.0.0", "Bye");
-      co_return false;
-    case smtp::Verb::kLhlo: co_return co_await Error(500, "5.5.1", "This is an SMTP server: use EHLO");
+      return Reply(221, "2.0.0", "Bye");
+    case smtp::Verb::kLhlo: return Error(500, "5.5.1", "This is an SMTP server: use EHLO");
+    default: return Error(502, "5.5.1", "Command not implemented");
   }
-  co_return co_await Error(502, "5.5.1", "Command not implemented");
 }
 
 asio::awaitable<bool> Session::Hello(const smtp::Command& c) {
@@ -254,16 +254,24 @@ asio::awaitable<bool> Session::Hello(const smtp::Command& c) {
   co_return co_await Send(smtp::FormatMultilineReply(250, "", lines));
 }
 
-asio::awaitable<bool> Session::StartTls() {
-  if (Tls()) co_return co_await Error(503, "5.5.1", "TLS already active");
-  if (!ctx_.tls) co_return co_await Error(502, "5.5.1", "STARTTLS not available");
-  if (!co_await Reply(220, "2.0.0", "Ready to start TLS")) co_return false;
-  if (!co_await UpgradeToTls()) co_return false;
-  // RFC 3207 4.2: forget everything learnt before TLS; the client starts over with EHLO.
-  ResetTransaction();
-  helo_.clear();
-  esmtp_ = false;
-  co_return true;
+// One result variable and one co_return: GCC 12 built a frame whose actor read
+// `this` from an unwritten slot for the earlier shape of this coroutine (no
+// parameters, no locals, `co_return co_await` in ifs).
+asio::awaitable<bool> Session::CmdStartTls() {
+  bool ok = false;
+  if (Tls()) {
+    ok = co_await Error(503, "5.5.1", "TLS already active");
+  } else if (!ctx_.tls) {
+    ok = co_await Error(502, "5.5.1", "STARTTLS not available");
+  } else {
+    ok = co_await Reply(220, "2.0.0", "Ready to start TLS");
+    if (ok) ok = co_await UpgradeToTls();
+    // RFC 3207 4.2: forget everything learnt before TLS; the client starts over with EHLO.
+    ResetTransaction();
+    helo_.clear();
+    esmtp_ = false;
+  }
+  co_return ok;
 }
 
 asio::awaitable<bool> Session::Mail(const smtp::Command& c) {
@@ -496,8 +504,9 @@ asio::awaitable<bool> Session::Finish(std::string body, bool had_bare_lf) {
   std::vector<std::string> addresses;
   for (const auto& r : recipients_) addresses.push_back(r.address);
   std::string sender = *mail_from_;
+  const bool utf8 = mail_params_.smtputf8;
   auto replies = co_await HandOffToLmtp(ctx_.cfg.lmtp_host, ctx_.cfg.lmtp_port, ctx_.cfg.hostname, sender, addresses,
-                                        message, ctx_.cfg.lmtp_timeout);
+                                        message, ctx_.cfg.lmtp_timeout, utf8);
   ResetTransaction();
   const bool all_ok = std::all_of(replies.begin(), replies.end(), [](const auto& r) { return r.code == 250; });
   const bool all_permanent =

@@ -64,8 +64,9 @@ struct SmtpConfig {
   std::chrono::milliseconds idle_timeout{300'000};
   std::chrono::milliseconds proxy_timeout{10'000};  // for the PROXY header from a load balancer
   std::vector<std::string> relay_domains;   // accepted from anyone and passed on (not yet: 451)
-  std::vector<std::string> auth_mechanisms{"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"};
+  std::vector<std::string> auth_mechanisms{"PLAIN", "LOGIN", "SCRAM-SHA-256"};
   bool allow_plaintext_auth = false;        // AUTH without TLS from outside trusted networks
+  bool allow_plain_passwords = false;       // {PLAIN} directory entries count (and so CRAM-MD5 works)
   bool sender_login_match = true;           // AUTH users send only as their own addresses/aliases
   bool pop_before_smtp = true;              // a fresh POP/IMAP login record opens relaying
   bool reject_bare_line_ends = false;       // bare CR/LF in DATA: reject (550) instead of normalising
@@ -131,7 +132,7 @@ class Session {
 
   asio::awaitable<bool> Dispatch(const smtp::Command& c);
   asio::awaitable<bool> Hello(const smtp::Command& c);
-  asio::awaitable<bool> StartTls();
+  asio::awaitable<bool> CmdStartTls();
   asio::awaitable<bool> UpgradeToTls();
   asio::awaitable<bool> Auth(const smtp::Command& c);            // auth.cc
   asio::awaitable<std::optional<std::string>> SaslRound(std::string challenge);  // auth.cc

@@ -107,9 +107,10 @@ class Service:
 
 
 class Stack:
-    def __init__(self, name, directory="ldap"):
+    def __init__(self, name, directory="ldap", plain_passwords=False):
         """directory: "ldap" (the shared slapd pair) or "file" (storage/filedir, a file in
-        the stack's directory)."""
+        the stack's directory). plain_passwords: columbactl may store {PLAIN} passwords
+        (auth.allow_plain_passwords; services must be told too, for CRAM-MD5)."""
         self.directory = directory
         self.env = _env_file()
         self.build = os.environ.get("COLUMBA_BUILD_DIR") or os.path.join(
@@ -128,9 +129,8 @@ class Stack:
         self.directory_file = os.path.join(self.dir, "directory")
         os.makedirs(self.blob_root)
         self.metad_port = None
-        self.ctl_config = self.write_config("columbactl", {"metad": {"address": "127.0.0.1:1",
-                                                                     "postgres_uri": self.pg_uri}},
-                                            storage=True)
+        self.plain_passwords = plain_passwords
+        self.ctl_config = self.write_config("columbactl", self._ctl_sections("127.0.0.1:1"), storage=True)
         out = self.ctl("migrate")
         assert "schema at version" in out, out
         self.ctl("domain", "add", self.domain)
@@ -176,11 +176,16 @@ class Stack:
                         f.write(f"  {k}: {v}\n")
         return path
 
+    def _ctl_sections(self, metad_address):
+        sections = {"metad": {"address": metad_address, "postgres_uri": self.pg_uri}}
+        if self.plain_passwords:
+            sections["auth"] = {"allow_plain_passwords": "true"}
+        return sections
+
     def ctl(self, *args, check=True, input=None, binary=False):
         cfg = self.ctl_config
         if self.metad_port:
-            cfg = self.write_config("columbactl", {"metad": {"address": f"127.0.0.1:{self.metad_port}",
-                                                             "postgres_uri": self.pg_uri}}, storage=True)
+            cfg = self.write_config("columbactl", self._ctl_sections(f"127.0.0.1:{self.metad_port}"), storage=True)
         r = subprocess.run([self.bin("columbactl"), "--config", cfg, *args], capture_output=True,
                            input=input, timeout=60)
         if check and r.returncode != 0:
