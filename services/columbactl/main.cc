@@ -3,8 +3,9 @@
 // Reads the same YAML config as the services (--config, or COLUMBA_* variables):
 // the directory (users, aliases, domains) is written through the Directory
 // interface, mailbox state and the outbound queue are read (and queued messages
-// deleted) through metad's gRPC API, message bytes from the blob store. `migrate` is the one command that speaks SQL itself: it applies
-// the schema before any metad can run (docs/architecture.md, "Schema tool").
+// deleted) through metad's gRPC API, message bytes from the blob store.
+// `migrate` is the one command that speaks SQL itself: it applies the schema
+// before any metad can run (docs/architecture.md, "Schema tool").
 // Passwords are read from --password, --password-file or a prompt, hashed here
 // (Argon2id by default) and never printed or logged.
 #include <termios.h>
