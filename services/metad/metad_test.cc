@@ -1179,7 +1179,7 @@ std::pair<int, std::string> RunColumbactl(const std::string& config, const std::
 
 TEST_F(MetadTest, QueueOverGrpcEnqueueOnAClaimOnBothCompleteAnywhere) {
   rpc::QueueClient qa(C().a->target(), seconds(10));
-  rpc::QueueClient qb(C().ca->channel(), seconds(10));  // shares MetadClient's channel to... A
+  rpc::QueueClient qa_shared(C().ca->channel(), seconds(10));  // A again, over MetadClient's channel
   rpc::QueueClient qB(C().b->target(), seconds(10));
   std::vector<std::string> rcpts;
   for (int i = 0; i < 10; ++i) rcpts.push_back("q" + std::to_string(i) + "-" + Hex(RandomU64(), 6) + "@metad-test.example");
@@ -1190,7 +1190,7 @@ TEST_F(MetadTest, QueueOverGrpcEnqueueOnAClaimOnBothCompleteAnywhere) {
   auto m = MUST(qB.Get(id));
   EXPECT_EQ(m.sender(), "sender@example.org");
   EXPECT_EQ(m.recipients_size(), 10);
-  EXPECT_EQ(MUST(qb.Get(id)).id(), id);
+  EXPECT_EQ(MUST(qa_shared.Get(id)).id(), id);
 
   // Claims through both replicas split the recipients (other tests' messages may
   // be claimed too; only this message's recipients are counted).
