@@ -23,7 +23,7 @@ Error FromStatus(const grpc::Status& s) {
   }
 }
 
-MetadClient::MetadClient(const std::string& target, std::chrono::milliseconds deadline) : deadline_(deadline) {
+std::shared_ptr<grpc::Channel> MakeMetadChannel(const std::string& target) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   // Reconnect quickly after a metad restart: deliveries wait for it. (Not
@@ -31,8 +31,10 @@ MetadClient::MetadClient(const std::string& target, std::chrono::milliseconds de
   // and 100 ms aborted healthy handshakes under load - "tcp handshaker shutdown".)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-  stub_ = v1::Metadata::NewStub(channel_);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
+
+MetadClient::MetadClient(const std::string& target, std::chrono::milliseconds deadline)
+    : channel_(MakeMetadChannel(target)), stub_(v1::Metadata::NewStub(channel_)), deadline_(deadline) {}
 
 }  // namespace columba::rpc

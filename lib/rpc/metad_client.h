@@ -24,12 +24,17 @@ namespace columba::rpc {
 
 Error FromStatus(const grpc::Status& s);
 
+// A channel to metad with the reconnect settings every client uses (shared by
+// MetadClient and QueueClient so one process can keep one connection).
+std::shared_ptr<grpc::Channel> MakeMetadChannel(const std::string& target);
+
 class MetadClient {
  public:
   // target: "host:port" of metad (or of a load balancer in front of replicas).
   MetadClient(const std::string& target, std::chrono::milliseconds deadline);
 
   v1::Metadata::Stub& stub() { return *stub_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   std::chrono::milliseconds deadline() const { return deadline_; }
   // Current channel state; asks gRPC to connect when idle (for readiness probes).
   grpc_connectivity_state channel_state() { return channel_->GetState(true); }

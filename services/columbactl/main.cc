@@ -2,9 +2,10 @@
 //
 // Reads the same YAML config as the services (--config, or COLUMBA_* variables):
 // the directory (users, aliases, domains) is written through the Directory
-// interface, mailbox state is read through metad's gRPC API, message bytes from
-// the blob store. `migrate` is the one command that speaks SQL itself: it applies
-// the schema before any metad can run (docs/architecture.md, "Schema tool").
+// interface, mailbox state and the outbound queue are read (and queued messages
+// deleted) through metad's gRPC API, message bytes from the blob store.
+// `migrate` is the one command that speaks SQL itself: it applies the schema
+// before any metad can run (docs/architecture.md, "Schema tool").
 // Passwords are read from --password, --password-file or a prompt, hashed here
 // (Argon2id by default) and never printed or logged.
 #include <termios.h>
@@ -18,6 +19,8 @@
 
 #include "lib/auth/password.h"
 #include "lib/rpc/metad_client.h"
+#include "lib/rpc/queue_client.h"
+#include "services/columbactl/queue_cmd.h"
 #include "storage/factory/factory.h"
 #include "storage/postgres/migrations.h"
 
@@ -141,6 +144,16 @@ int main(int argc, char** argv, char** envp) {
   message_get->add_option("uid", uid)->required();
   message_get->add_option("--mailbox", mailbox_name);
 
+  // queue (the outbound queue, through metad)
+  auto* queue = app.add_subcommand("queue", "the outbound/retry queue (through metad)");
+  queue->require_subcommand(1);
+  std::string queue_id;
+  auto* queue_list = queue->add_subcommand("list", "list queued messages: id, sender, recipients, next attempt, last error");
+  auto* queue_show = queue->add_subcommand("show", "show a queued message and each recipient's state");
+  queue_show->add_option("id", queue_id)->required();
+  auto* queue_delete = queue->add_subcommand("delete", "delete a queued message and all its recipients (no bounce)");
+  queue_delete->add_option("id", queue_id)->required();
+
   CLI11_PARSE(app, argc, argv);
 
   auto src = ConfigSource::Load(config_path, envp);
@@ -170,6 +183,12 @@ int main(int argc, char** argv, char** envp) {
   }
 
   rpc::MetadClient metad(metad_address, std::chrono::seconds(10));
+  if (queue->parsed()) {
+    rpc::QueueClient q(metad.channel(), std::chrono::seconds(10));
+    if (queue_list->parsed()) return ctl::QueueList(q, std::cout, std::cerr);
+    if (queue_show->parsed()) return ctl::QueueShow(q, queue_id, std::cout, std::cerr);
+    if (queue_delete->parsed()) return ctl::QueueDelete(q, queue_id, std::cout, std::cerr);
+  }
   std::shared_ptr<storage::Directory> dir;
   if (needs_directory) {
     auto d = storage::MakeDirectory(scfg, false);

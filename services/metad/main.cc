@@ -10,6 +10,7 @@
 
 #include "lib/base/log.h"
 #include "lib/net/service_runtime.h"
+#include "services/metad/queue_service.h"
 #include "services/metad/service.h"
 #include "storage/postgres/migrations.h"
 
@@ -72,6 +73,8 @@ int main(int argc, char** argv, char** envp) {
   metad::WatchHub hub(cfg.postgres_uri, &metrics.notices);
   hub.Start();
   metad::MetadataService service(store, hub, cfg.db_connections, cfg.max_queue, metrics);
+  // The outbound queue (queue.proto) shares the pool, the worker threads and the metrics.
+  metad::QueueService queue_service(std::make_shared<pg::PgQueue>(pool), service);
 
   grpc::ServerBuilder builder;
   int bound_port = 0;
@@ -80,6 +83,7 @@ int main(int argc, char** argv, char** envp) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.RegisterService(&service);
+  builder.RegisterService(&queue_service);
   builder.SetMaxReceiveMessageSize(64 << 20);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {

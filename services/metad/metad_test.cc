@@ -35,6 +35,17 @@
 //     drain timeout (service.drain_timeout: 2s; plus teardown slack) even with an
 //     open Watch stream, which is ended.
 //   - A metrics port in use makes metad exit 1 at once (it used to hang).
+//   - The Queue service (queue.proto) through rpc::QueueClient: a message enqueued
+//     on A is visible on B; claims through both replicas split its recipients
+//     (none twice); a Complete for another worker's lease is FAILED_PRECONDITION
+//     (kConflict), one for the holder's lease is accepted on either replica and the
+//     finished message is gone (NOT_FOUND). Bad Enqueue -> INVALID_ARGUMENT with
+//     nothing stored; unknown id -> NOT_FOUND; a replica whose PostgreSQL is
+//     unreachable answers Enqueue UNAVAILABLE (kUnavailable), never OK.
+//   - columbactl queue list / show / delete, run as a subprocess against A, on
+//     messages enqueued through metad (columbactl has no way to enqueue: nothing
+//     but smtpd should): the list line (id, <sender> or <>, recipients, next
+//     attempt, last error), every field of show, delete and its NOT_FOUND exit 1.
 //   No correctness depends on a fixed sleep: every wait is a bounded poll for a
 //   condition. "Not delivered" is shown with a marker change committed after the
 //   unwanted one (PostgreSQL delivers notifications in commit order), plus a short
@@ -45,7 +56,8 @@
 //   of each metad log is printed.
 // NEVER
 //   Leaves a process behind: every child is killed and reaped by its owner's
-//   destructor, and gets PR_SET_PDEATHSIG so even a crash of the test kills it.
+//   destructor, and gets PR_SET_PDEATHSIG so even a crash of the test kills it
+//   (columbactl runs under popen and is waited for).
 //   Touches any database it did not create.
 #include <gtest/gtest.h>
 
@@ -75,6 +87,7 @@
 #include <functional>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -89,7 +102,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include "columba/v1/metadata.grpc.pb.h"
+#include "columba/v1/queue.grpc.pb.h"
 #include "lib/rpc/metad_client.h"
+#include "lib/rpc/queue_client.h"
 #include "storage/postgres/migrations.h"
 #include "tests/lib/test_env.h"
 
@@ -1123,6 +1138,257 @@ TEST_F(MetadTest, MetricsPortInUseExitsOneAtOnce) {
   ASSERT_TRUE(ws.has_value()) << "metad still running 10 s after its metrics endpoint failed; log:\n"
                               << p->LogTail(10);
   EXPECT_TRUE(WIFEXITED(*ws) && WEXITSTATUS(*ws) == 1) << DescribeWaitStatus(*ws);
+}
+
+
+// ------------------------------------------------------------ the outbound queue
+
+v1::EnqueueRequest QueueMessage(const std::string& sender, std::vector<std::string> rcpts,
+                                v1::Route route = v1::ROUTE_LOCAL) {
+  v1::EnqueueRequest r;
+  r.set_sender(sender);
+  r.set_blob_id(BlobId(RandomU64()));
+  r.set_size(321);
+  r.set_body("8BITMIME");
+  r.set_client_ip("198.51.100.4");
+  r.set_helo("client.example");
+  for (auto& a : rcpts) {
+    auto* rc = r.add_recipients();
+    rc->set_address(a);
+    rc->set_route(route);
+  }
+  return r;
+}
+
+// Runs columbactl with `args` and only the given config (no inherited COLUMBA_*
+// variables); returns its exit status and its stdout+stderr.
+std::pair<int, std::string> RunColumbactl(const std::string& config, const std::string& args) {
+  std::string binary = BuildDir() + "/services/columbactl/columbactl";
+  if (::access(binary.c_str(), X_OK) != 0)
+    throw std::runtime_error("no executable columbactl at " + binary + " (build the columbactl target)");
+  std::string cmd = "env -i PATH=/usr/bin:/bin '" + binary + "' --config '" + config + "' " + args + " 2>&1";
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (f == nullptr) throw std::runtime_error("popen failed: " + cmd);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  int st = ::pclose(f);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+TEST_F(MetadTest, QueueOverGrpcEnqueueOnAClaimOnBothCompleteAnywhere) {
+  rpc::QueueClient qa(C().a->target(), seconds(10));
+  rpc::QueueClient qa_shared(C().ca->channel(), seconds(10));  // A again, over MetadClient's channel
+  rpc::QueueClient qB(C().b->target(), seconds(10));
+  std::vector<std::string> rcpts;
+  for (int i = 0; i < 10; ++i) rcpts.push_back("q" + std::to_string(i) + "-" + Hex(RandomU64(), 6) + "@metad-test.example");
+  std::string id = MUST(qa.Enqueue(QueueMessage("sender@example.org", rcpts)));
+  ASSERT_EQ(id.size(), 16u);
+
+  // The other replica sees it at once (committed before OK).
+  auto m = MUST(qB.Get(id));
+  EXPECT_EQ(m.sender(), "sender@example.org");
+  EXPECT_EQ(m.recipients_size(), 10);
+  EXPECT_EQ(MUST(qa_shared.Get(id)).id(), id);
+
+  // Claims through both replicas split the recipients (other tests' messages may
+  // be claimed too; only this message's recipients are counted).
+  std::map<uint64_t, std::string> holder;
+  for (int round = 0; round < 20; ++round) {
+    bool any = false;
+    for (auto [q, worker] : {std::pair<rpc::QueueClient*, const char*>{&qa, "wa"}, {&qB, "wb"}}) {
+      v1::ClaimRequest c;
+      c.set_worker(worker);
+      c.set_route(v1::ROUTE_LOCAL);
+      c.set_limit(3);
+      c.set_lease_seconds(600);
+      auto got = MUST(q->Claim(c));
+      for (const auto& cm : got.messages()) {
+        any = true;
+        if (cm.message().id() != id) continue;
+        for (const auto& r : cm.message().recipients())
+          EXPECT_TRUE(holder.emplace(r.key(), worker).second) << "recipient " << r.key() << " claimed twice";
+      }
+    }
+    if (!any) break;
+  }
+  ASSERT_EQ(holder.size(), 10u) << "all recipients claimed exactly once";
+
+  // Complete on either replica; a report for another worker's lease is refused.
+  v1::CompleteRequest wrong;
+  wrong.set_queue_id(id);
+  wrong.set_worker("wb");
+  v1::CompleteRequest right_a, right_b;
+  right_a.set_queue_id(id);
+  right_a.set_worker("wa");
+  right_b.set_queue_id(id);
+  right_b.set_worker("wb");
+  for (const auto& [key, worker] : holder) {
+    auto* r = (worker == std::string("wa") ? right_a : right_b).add_results();
+    r->set_key(key);
+    r->set_outcome(v1::OUTCOME_DELIVERED);
+    if (worker == std::string("wa") && wrong.results_size() == 0) *wrong.add_results() = *r;
+  }
+  if (wrong.results_size() > 0) {
+    v1::CompleteResponse ignored;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(10));
+    auto stub = v1::Queue::NewStub(C().cb->channel());
+    grpc::Status s = stub->Complete(&ctx, wrong, &ignored);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    auto viaclient = qa.Complete(wrong);
+    ASSERT_FALSE(viaclient.has_value());
+    EXPECT_EQ(viaclient.error().kind, ErrorKind::kConflict) << viaclient.error().message;
+  }
+  bool finished = false;
+  if (right_a.results_size() > 0) finished = MUST(qB.Complete(right_a)).finished();  // A's lease, reported via B
+  if (right_b.results_size() > 0) finished = MUST(qa.Complete(right_b)).finished();
+  EXPECT_TRUE(finished);
+  auto gone = qa.Get(id);
+  ASSERT_FALSE(gone.has_value());
+  EXPECT_EQ(gone.error().kind, ErrorKind::kNotFound);
+}
+
+TEST_F(MetadTest, QueueErrorsMapToGrpcCodes) {
+  auto stub = v1::Queue::NewStub(C().ca->channel());
+  // INVALID_ARGUMENT: no recipients, a bad blob id; nothing stored.
+  rpc::QueueClient q(C().a->target(), seconds(10));
+  auto before = MUST(q.List(v1::ListQueueRequest()));
+  for (auto req : {QueueMessage("s@example.org", {}), QueueMessage("s@example.org", {"a@b.example"})}) {
+    if (req.recipients_size() > 0) req.set_blob_id("not-a-blob");
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(10));
+    v1::EnqueueResponse resp;
+    grpc::Status s = stub->Enqueue(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_EQ(rpc::FromStatus(s).kind, ErrorKind::kInvalidInput);
+  }
+  auto after = MUST(q.List(v1::ListQueueRequest()));
+  EXPECT_EQ(after.messages_size(), before.messages_size()) << "a refused Enqueue stored something";
+  // NOT_FOUND: show / delete of an unknown id.
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(10));
+    v1::GetQueuedRequest g;
+    g.set_queue_id("00000000deadbeef");
+    v1::QueuedMessage out;
+    EXPECT_EQ(stub->GetQueued(&ctx, g, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+    auto d = q.Delete("00000000deadbeef");
+    ASSERT_FALSE(d.has_value());
+    EXPECT_EQ(d.error().kind, ErrorKind::kNotFound);
+  }
+  // UNAVAILABLE when PostgreSQL cannot be reached: a replica pointed at a closed
+  // port answers gRPC but not ready; Enqueue must fail temporarily, never OK.
+  extra_.push_back(MetadProcess::Launch("metad-nopg", C().dir.path(),
+                                        "postgresql://columba:x@127.0.0.1:1/columba?connect_timeout=2"));
+  auto* nopg = extra_.back().get();
+  rpc::QueueClient down(nopg->target(), seconds(15));
+  auto r = down.Enqueue(QueueMessage("s@example.org", {"a@b.example"}));
+  ASSERT_FALSE(r.has_value()) << "Enqueue answered OK without PostgreSQL: " << *r;
+  EXPECT_EQ(r.error().kind, ErrorKind::kUnavailable) << r.error().message;
+  EXPECT_TRUE(r.error().Temporary());
+  EXPECT_NE(r.error().message.find("postgres"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(nopg->Running()) << nopg->LogTail(20);
+}
+
+TEST_F(MetadTest, ColumbactlQueueListShowDelete) {
+  // Enqueued through metad (smtpd's path), inspected and deleted with the real
+  // columbactl binary, as an operator would.
+  rpc::QueueClient q(C().a->target(), seconds(10));
+  std::string tag = Hex(RandomU64(), 6);
+  std::string bob = "bob-" + tag + "@remote.example", carol = "carol-" + tag + "@metad-test.example";
+  auto req = QueueMessage("alice-" + tag + "@example.org", {bob}, v1::ROUTE_REMOTE);
+  auto* rc = req.add_recipients();
+  rc->set_address(carol);
+  rc->set_route(v1::ROUTE_LOCAL);
+  rc->set_notify("FAILURE");
+  rc->set_orcpt("rfc822;" + carol);
+  std::string id = MUST(q.Enqueue(req));
+  auto bounce = QueueMessage("", {"postmaster-" + tag + "@remote.example"}, v1::ROUTE_REMOTE);
+  bounce.set_retry_after_seconds(3600);
+  std::string bounce_id = MUST(q.Enqueue(bounce));
+  // Give carol a deferral with an error; the runner name is unique to this test.
+  std::string worker = "ctl-" + tag;
+  bool deferred = false;
+  for (int i = 0; i < 50 && !deferred; ++i) {
+    v1::ClaimRequest c;
+    c.set_worker(worker);
+    c.set_route(v1::ROUTE_LOCAL);
+    c.set_limit(1000);
+    auto got = MUST(q.Claim(c));
+    if (got.messages_size() == 0) break;
+    for (const auto& cm : got.messages()) {
+      v1::CompleteRequest done;
+      done.set_queue_id(cm.message().id());
+      done.set_worker(worker);
+      for (const auto& r : cm.message().recipients()) {
+        auto* res = done.add_results();
+        res->set_key(r.key());
+        bool ours = cm.message().id() == id;
+        res->set_outcome(ours ? v1::OUTCOME_DEFERRED : v1::OUTCOME_DELIVERED);  // others: leave no lease behind
+        res->set_error(ours ? "452 4.2.2 mailbox full" : "");
+        res->set_retry_after_seconds(ours ? 3600 : 0);
+        deferred = deferred || ours;
+      }
+      MUST(q.Complete(done));
+    }
+  }
+  ASSERT_TRUE(deferred) << "could not claim carol's recipient";
+
+  std::string config = C().dir.path() + "/columbactl.yaml";
+  {
+    std::ofstream f(config, std::ios::trunc);
+    f << "metad:\n  address: '" << C().a->target() << "'\n";
+  }
+  auto [rc_list, list] = RunColumbactl(config, "queue list");
+  EXPECT_EQ(rc_list, 0) << list;
+  EXPECT_EQ(list.rfind("ID\tSENDER\tRECIPIENTS\tNEXT ATTEMPT\tLAST ERROR\n", 0), 0u) << list;
+  std::string line, bounce_line;
+  {
+    std::istringstream in(list);
+    for (std::string l; std::getline(in, l);) {
+      if (l.rfind(id, 0) == 0) line = l;
+      if (l.rfind(bounce_id, 0) == 0) bounce_line = l;
+    }
+  }
+  EXPECT_EQ(line.rfind(id + "\t<" + req.sender() + ">\t", 0), 0u) << list;
+  EXPECT_NE(line.find(bob + " +1 (2 pending)"), std::string::npos) << line;
+  EXPECT_NE(line.find(" UTC\t452 4.2.2 mailbox full"), std::string::npos) << line;
+  EXPECT_EQ(bounce_line.rfind(bounce_id + "\t<>\t", 0), 0u) << "null sender shown as <>: " << bounce_line;
+  EXPECT_NE(bounce_line.find("(1 pending)"), std::string::npos) << bounce_line;
+  EXPECT_EQ(bounce_line.substr(bounce_line.size() - 2), "\t-") << "no error yet: " << bounce_line;
+
+  auto [rc_show, show] = RunColumbactl(config, "queue show " + id);
+  EXPECT_EQ(rc_show, 0) << show;
+  for (const std::string& want :
+       {"id: " + id + "\n", "sender: <" + req.sender() + ">\n", "blob: " + req.blob_id() + "\n", std::string("size: 321\n"),
+        std::string("body: 8BITMIME\n"), std::string("client-ip: 198.51.100.4\n"), std::string("helo: client.example\n"),
+        std::string("last-error: 452 4.2.2 mailbox full\n"), "recipient: " + bob + "\n",
+        std::string("  route: remote (smtp)\n  state: queued\n  attempts: 0\n"), "recipient: " + carol + "\n",
+        std::string("  route: local (lmtp)\n  state: deferred\n  attempts: 1\n"),
+        std::string("  notify: FAILURE\n  orcpt: rfc822;") + carol + "\n  leased-by: -\n"})
+    EXPECT_NE(show.find(want), std::string::npos) << "missing '" << want << "' in:\n" << show;
+
+  std::cout << "columbactl queue list:\n" << list << "columbactl queue show " << id << ":\n" << show;
+
+  auto [rc_del, del] = RunColumbactl(config, "queue delete " + id);
+  EXPECT_EQ(rc_del, 0) << del;
+  EXPECT_EQ(del, "queued message " + id + " deleted\n");
+  auto gone = q.Get(id);
+  ASSERT_FALSE(gone.has_value());
+  EXPECT_EQ(gone.error().kind, ErrorKind::kNotFound);
+  auto [rc_again, again] = RunColumbactl(config, "queue delete " + id);
+  EXPECT_EQ(rc_again, 1) << again;
+  EXPECT_NE(again.find("no such queued message: " + id), std::string::npos) << again;
+  auto [rc_show2, show2] = RunColumbactl(config, "queue show " + id);
+  EXPECT_EQ(rc_show2, 1) << show2;
+  auto [rc_list2, list2] = RunColumbactl(config, "queue list");
+  EXPECT_EQ(rc_list2, 0) << list2;
+  EXPECT_EQ(list2.find(id), std::string::npos) << list2;
+  EXPECT_NE(list2.find(bounce_id), std::string::npos) << list2;
+  auto cleanup = q.Delete(bounce_id);
+  EXPECT_TRUE(cleanup.has_value()) << cleanup.error().message;
 }
 
 }  // namespace

@@ -28,7 +28,6 @@ grpc::Status ToStatus(const Error& e) {
   return {grpc::StatusCode::INTERNAL, e.message};
 }
 
-namespace {
 const char* CodeName(grpc::StatusCode c) {
   switch (c) {
     case grpc::StatusCode::OK: return "OK";
@@ -44,9 +43,12 @@ const char* CodeName(grpc::StatusCode c) {
     default: return "INTERNAL";
   }
 }
-const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
-}  // namespace
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                   0.05,   0.1,   0.25,   0.5,   1,    2.5};
+  return kBuckets;
+}
 
 Metrics::Metrics(prometheus::Registry& r)
     : rpcs(prometheus::BuildCounter().Name("columba_metad_rpcs_total").Help("RPCs handled, by method and status code").Register(r)),
@@ -74,31 +76,6 @@ bool MetadataService::Submit(std::function<void()> fn) {
     metrics_.queue.Set(static_cast<double>(pending_.fetch_sub(1) - 1));
   });
   return true;
-}
-
-template <class Req, class Resp, class Fn>
-grpc::ServerUnaryReactor* MetadataService::Unary(Ctx* ctx, const char* method, const Req* req, Resp* resp, Fn fn) {
-  auto* reactor = ctx->DefaultReactor();
-  auto start = std::chrono::steady_clock::now();
-  bool ok = Submit([this, reactor, method, req, resp, fn, start] {
-    auto r = fn(*req);
-    grpc::Status st = grpc::Status::OK;
-    if (r) {
-      *resp = std::move(*r);
-    } else {
-      st = ToStatus(r.error());
-      if (r.error().Temporary()) log::Warn("rpc failed", {{"method", method}, {"error", r.error().message}});
-    }
-    metrics_.rpcs.Add({{"method", method}, {"code", CodeName(st.error_code())}}).Increment();
-    metrics_.latency.Add({{"method", method}}, kLatencyBuckets)
-        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    reactor->Finish(st);
-  });
-  if (!ok) {
-    metrics_.rpcs.Add({{"method", method}, {"code", "UNAVAILABLE"}}).Increment();
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "metad overloaded"));
-  }
-  return reactor;
 }
 
 #define COLUMBA_UNARY(Name)                                                                              \

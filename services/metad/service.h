@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include <asio/thread_pool.hpp>
@@ -18,12 +19,17 @@
 #include <prometheus/registry.h>
 
 #include "columba/v1/metadata.grpc.pb.h"
+#include "lib/base/log.h"
 #include "services/metad/watch_hub.h"
 #include "storage/postgres/pg_store.h"
 
 namespace columba::metad {
 
 grpc::Status ToStatus(const Error& e);
+// Label value of a status code in columba_metad_rpcs_total.
+const char* CodeName(grpc::StatusCode c);
+// Buckets of columba_metad_rpc_seconds.
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
 
 // Metrics of metad, declared in one place (names documented in docs/operations.md).
 struct Metrics {
@@ -73,9 +79,12 @@ class MetadataService final : public columba::v1::Metadata::CallbackService {
   WatchHub& hub() { return hub_; }
   void Shutdown() { pool_.join(); }
 
- private:
+  // Runs fn(*req) on the worker pool, maps its Result to the reply and a status,
+  // records metrics. Every unary RPC of metad (also the Queue service) goes here.
   template <class Req, class Resp, class Fn>
   grpc::ServerUnaryReactor* Unary(Ctx* ctx, const char* method, const Req* req, Resp* resp, Fn fn);
+
+ private:
 
   std::shared_ptr<pg::PgStore> store_;
   WatchHub& hub_;
@@ -84,5 +93,30 @@ class MetadataService final : public columba::v1::Metadata::CallbackService {
   size_t max_queue_;
   Metrics& metrics_;
 };
+
+template <class Req, class Resp, class Fn>
+grpc::ServerUnaryReactor* MetadataService::Unary(Ctx* ctx, const char* method, const Req* req, Resp* resp, Fn fn) {
+  auto* reactor = ctx->DefaultReactor();
+  auto start = std::chrono::steady_clock::now();
+  bool ok = Submit([this, reactor, method, req, resp, fn, start] {
+    auto r = fn(*req);
+    grpc::Status st = grpc::Status::OK;
+    if (r) {
+      *resp = std::move(*r);
+    } else {
+      st = ToStatus(r.error());
+      if (r.error().Temporary()) log::Warn("rpc failed", {{"method", method}, {"error", r.error().message}});
+    }
+    metrics_.rpcs.Add({{"method", method}, {"code", CodeName(st.error_code())}}).Increment();
+    metrics_.latency.Add({{"method", method}}, LatencyBuckets())
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    reactor->Finish(st);
+  });
+  if (!ok) {
+    metrics_.rpcs.Add({{"method", method}, {"code", "UNAVAILABLE"}}).Increment();
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "metad overloaded"));
+  }
+  return reactor;
+}
 
 }  // namespace columba::metad

@@ -357,6 +357,53 @@ CREATE STATISTICS messages_mailbox_account (dependencies) ON account_id, mailbox
 ANALYZE messages;
 )sql";
 
+// v8: the outbound/retry queue (queue.proto, pg_queue.cc). Not a mailbox table:
+// keyed by queue_id, not by account (a message may have recipients in many
+// accounts and in none). Notes:
+// - queue_id is 16 hex digits, 8 of the creation second then 8 random, so the
+//   primary key orders the listing oldest first and pages by `queue_id > after`.
+// - A claim leases a recipient by setting leased_by/lease_until AND moving
+//   next_attempt_at to the lease expiry, so "due" (next_attempt_at <= now()) alone
+//   covers both never-leased and lease-expired recipients, and the partial index
+//   queue_due serves the claim query (state 1 QUEUED, 2 DEFERRED = pending).
+// - blob_id is a reference to the blob store: the blob GC (not yet written) must
+//   treat queue_messages_by_blob like messages_by_blob.
+const char* kV8 = R"sql(
+CREATE TABLE queue_messages (
+  queue_id    text PRIMARY KEY CHECK (queue_id ~ '^[0-9a-f]{16}$'),
+  sender      text NOT NULL,
+  blob_id     text NOT NULL CHECK (blob_id ~ '^[0-9a-f]{64}$'),
+  size        bigint NOT NULL CHECK (size >= 0),
+  envid       text NOT NULL DEFAULT '',
+  ret         text NOT NULL DEFAULT '',
+  smtputf8    boolean NOT NULL DEFAULT false,
+  body        text NOT NULL DEFAULT '7BIT',
+  client_ip   text NOT NULL DEFAULT '',
+  helo        text NOT NULL DEFAULT '',
+  auth_user   text NOT NULL DEFAULT '',
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX queue_messages_by_blob ON queue_messages (blob_id);
+
+CREATE TABLE queue_recipients (
+  recipient_id     bigserial PRIMARY KEY,
+  queue_id         text NOT NULL REFERENCES queue_messages ON DELETE CASCADE,
+  address          text NOT NULL,
+  route            smallint NOT NULL CHECK (route IN (1, 2)),
+  notify           text NOT NULL DEFAULT '',
+  orcpt            text NOT NULL DEFAULT '',
+  state            smallint NOT NULL DEFAULT 1 CHECK (state BETWEEN 1 AND 4),
+  attempts         integer NOT NULL DEFAULT 0,
+  next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+  last_error       text NOT NULL DEFAULT '',
+  leased_by        text NOT NULL DEFAULT '',
+  lease_until      timestamptz,
+  updated_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX queue_recipients_of_message ON queue_recipients (queue_id, recipient_id);
+CREATE INDEX queue_due ON queue_recipients (route, next_attempt_at) WHERE state IN (1, 2);
+)sql";
+
 const std::vector<Migration> kMigrations = {
     {1, "mailstore", kV1},
     {2, "append function", kV2},
@@ -365,6 +412,7 @@ const std::vector<Migration> kMigrations = {
     {5, "room for HOT updates of hot rows", kV5},
     {6, "message texts apart from the hot rows", kV6},
     {7, "mailbox determines account for the planner", kV7},
+    {8, "outbound queue", kV8},
 };
 
 // Any constant works; it only has to be the same in every process.

@@ -3,7 +3,8 @@
 Checks what an operator sees: users added with a password from the command
 line, a file or a prompt end up in the LDAP directory with an Argon2id hash
 (never the password itself), passwd/quota/alias/list/show/del behave, PLAIN is
-refused unless allowed, and bad configuration values are refused.
+refused unless allowed, bad configuration values are refused, and the queue
+commands work on an empty queue and refuse unknown or malformed ids.
 """
 import os
 import subprocess
@@ -90,6 +91,20 @@ class Columbactl(unittest.TestCase):
         self.assertIn(second, domains)  # lower-cased
         self.assertIn(self.stack.domain, domains)
         self.assertNotEqual(self.stack.ctl("domain", "add", second, check=False).returncode, 0)
+
+    def test_queue_commands_on_an_empty_queue(self):
+        # Queued messages exist only once smtpd enqueues; list/show/delete of real
+        # entries are covered by metad_test (ColumbactlQueueListShowDelete), which
+        # enqueues through metad's gRPC API. Here: this stack's own, empty queue.
+        out = self.stack.ctl("queue", "list")
+        self.assertEqual(out, "ID\tSENDER\tRECIPIENTS\tNEXT ATTEMPT\tLAST ERROR\n")
+        for verb in ("show", "delete"):
+            r = self.stack.ctl("queue", verb, "0123456789abcdef", check=False)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"no such queued message: 0123456789abcdef", r.stderr)
+            r = self.stack.ctl("queue", verb, "not-an-id", check=False)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"queue id must be 16 lowercase hex digits", r.stderr)
 
     def test_bad_config_value_is_refused(self):
         env = dict(os.environ, COLUMBA_LDAP_TIMEOUT="soon")

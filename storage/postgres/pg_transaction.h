@@ -1,0 +1,86 @@
+// pg_transaction.h - one transaction on a pooled connection, with the error
+// classification every PostgreSQL store of metad uses.
+//
+// NAME
+//   RunTransaction, RunRead - run a function in a transaction (or autocommit) on a
+//   connection from a ConnectionPool and map failures to ErrorKind.
+// DESCRIPTION
+//   RunTransaction commits only when fn returned a value; an Error from fn rolls
+//   back. Serialization failures and deadlocks are retried (up to 5 times); a lost
+//   connection or a commit whose outcome is unknown is kUnavailable (the caller
+//   answers "try again later"); unique violations are kAlreadyExists, check
+//   violations kLimitExceeded, other SQL errors kInternal.
+//   (PgStore keeps its own copy of the same logic as private members; pg_queue.cc
+//   uses these. Folding PgStore onto them is a mechanical follow-up.)
+// NEVER
+//   Returns a value for work that was not committed.
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <fmt/format.h>
+
+#include "lib/base/result.h"
+#include "storage/postgres/pg_store.h"
+
+namespace columba::pg {
+
+template <class T, class Fn>
+Result<T> RunTransaction(ConnectionPool& pool, const char* what, Fn fn) {
+  for (int attempt = 0;; ++attempt) {
+    auto lease = pool.Acquire();
+    auto conn = lease.Get();
+    if (!conn) return tl::unexpected(conn.error());
+    try {
+      pqxx::work w(**conn);
+      Result<T> r = fn(w);
+      if (!r) return r;  // leaving scope rolls back: an error never commits anything
+      w.commit();
+      return r;
+    } catch (const pqxx::in_doubt_error& e) {
+      lease.Discard();
+      return Fail(ErrorKind::kUnavailable, fmt::format("{}: commit outcome unknown: {}", what, e.what()));
+    } catch (const pqxx::broken_connection&) {
+      lease.Discard();
+      return Fail(ErrorKind::kUnavailable, fmt::format("{}: postgres connection lost", what));
+    } catch (const pqxx::serialization_failure&) {
+      if (attempt < 5) continue;
+      return Fail(ErrorKind::kUnavailable, fmt::format("{}: serialization failures, giving up", what));
+    } catch (const pqxx::deadlock_detected&) {
+      if (attempt < 5) continue;
+      return Fail(ErrorKind::kUnavailable, fmt::format("{}: deadlocks, giving up", what));
+    } catch (const pqxx::unique_violation&) {
+      return Fail(ErrorKind::kAlreadyExists, fmt::format("{}: already exists", what));
+    } catch (const pqxx::check_violation& e) {
+      return Fail(ErrorKind::kLimitExceeded, fmt::format("{}: {}", what, e.what()));
+    } catch (const pqxx::sql_error& e) {
+      if (!(*conn)->is_open()) lease.Discard();
+      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
+    } catch (const std::exception& e) {
+      lease.Discard();
+      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
+    }
+  }
+}
+
+template <class T, class Fn>
+Result<T> RunRead(ConnectionPool& pool, const char* what, Fn fn) {
+  auto lease = pool.Acquire();
+  auto conn = lease.Get();
+  if (!conn) return tl::unexpected(conn.error());
+  try {
+    pqxx::nontransaction n(**conn);
+    return fn(n);
+  } catch (const pqxx::broken_connection&) {
+    lease.Discard();
+    return Fail(ErrorKind::kUnavailable, fmt::format("{}: postgres connection lost", what));
+  } catch (const pqxx::sql_error& e) {
+    if (!(*conn)->is_open()) lease.Discard();
+    return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
+  } catch (const std::exception& e) {
+    lease.Discard();
+    return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
+  }
+}
+
+}  // namespace columba::pg
