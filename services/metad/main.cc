@@ -10,8 +10,10 @@
 
 #include "lib/base/log.h"
 #include "lib/net/service_runtime.h"
+#include "services/metad/directory_service.h"
 #include "services/metad/service.h"
 #include "storage/postgres/migrations.h"
+#include "storage/postgres/pg_directory.h"
 
 using namespace columba;
 
@@ -72,6 +74,8 @@ int main(int argc, char** argv, char** envp) {
   metad::WatchHub hub(cfg.postgres_uri, &metrics.notices);
   hub.Start();
   metad::MetadataService service(store, hub, cfg.db_connections, cfg.max_queue, metrics);
+  // The SQL directory (directory.backend: sql) on the same pool and workers.
+  metad::DirectoryService directory_service(std::make_shared<pg::PgDirectory>(pool), service);
 
   grpc::ServerBuilder builder;
   int bound_port = 0;
@@ -80,6 +84,7 @@ int main(int argc, char** argv, char** envp) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.RegisterService(&service);
+  builder.RegisterService(&directory_service);
   builder.SetMaxReceiveMessageSize(64 << 20);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {

@@ -28,7 +28,6 @@ grpc::Status ToStatus(const Error& e) {
   return {grpc::StatusCode::INTERNAL, e.message};
 }
 
-namespace {
 const char* CodeName(grpc::StatusCode c) {
   switch (c) {
     case grpc::StatusCode::OK: return "OK";
@@ -44,9 +43,13 @@ const char* CodeName(grpc::StatusCode c) {
     default: return "INTERNAL";
   }
 }
+
+namespace {
 const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                                   0.05,   0.1,   0.25,   0.5,   1,    2.5};
 }  // namespace
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() { return kLatencyBuckets; }
 
 Metrics::Metrics(prometheus::Registry& r)
     : rpcs(prometheus::BuildCounter().Name("columba_metad_rpcs_total").Help("RPCs handled, by method and status code").Register(r)),

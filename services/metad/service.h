@@ -24,6 +24,10 @@
 namespace columba::metad {
 
 grpc::Status ToStatus(const Error& e);
+// The `code` label of columba_metad_rpcs_total.
+const char* CodeName(grpc::StatusCode c);
+// Buckets of columba_metad_rpc_seconds.
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
 
 // Metrics of metad, declared in one place (names documented in docs/operations.md).
 struct Metrics {
