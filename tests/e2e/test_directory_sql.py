@@ -4,7 +4,7 @@ database and every process reaches them through metad's Directory gRPC service.
 
 Covered: columbactl adds a domain, a user and an alias through metad (only a hash is
 stored); lmtpd delivers to the user and to the alias and refuses unknown recipients
-with 550; imapd logs the user in and sees the delivered messages; a user INSERTed
+with 550, and so does smtpd; imapd logs the user in and sees the delivered messages; a user INSERTed
 with plain SQL (psql, as an operator would, with an openssl SHA512-CRYPT hash) is
 seen by lmtpd and imapd once the services' 1 s directory cache has expired, and so
 is disabling it with an UPDATE. Waits are bounded polls, never fixed sleeps.
@@ -43,6 +43,7 @@ class SqlDirectory(unittest.TestCase):
         cls.metad = cls.stack.start_metad()
         cls.lmtpd = cls.stack.start_lmtpd()
         cls.imapd = cls.stack.start_imapd()
+        cls.smtpd = cls.stack.start_smtpd(cls.lmtpd)
 
     @classmethod
     def tearDownClass(cls):
@@ -92,10 +93,18 @@ class SqlDirectory(unittest.TestCase):
             typ, data = c.select("INBOX")
             self.assertEqual((typ, data), ("OK", [b"1"]))
 
+        # smtpd (which has no metad section of its own) asks the same directory.
+        with smtplib.SMTP("127.0.0.1", self.smtpd.port) as smtp:
+            self.assertEqual(smtp.sendmail("alice@example.org", [user], MSG), {})
+            with self.assertRaises(smtplib.SMTPRecipientsRefused) as e:
+                smtp.sendmail("alice@example.org", [f"nobody@{st.domain}"], MSG)
+            self.assertEqual(e.exception.recipients[f"nobody@{st.domain}"][0], 550)
+        eventually(lambda: len(st.messages(user)) == 2, "the message sent through smtpd")
+
         out = st.ctl("alias", "add", f"Freddy@{st.domain}", user)
         self.assertIn(f"freddy@{st.domain}", out)
         self.assertEqual(self.deliver(f"freddy@{st.domain}"), {})
-        self.assertEqual(len(st.messages(user)), 2)
+        self.assertEqual(len(st.messages(user)), 3)
         # The alias is taken: neither a second alias nor a new user may claim it.
         r = st.ctl("alias", "add", f"freddy@{st.domain}", user, check=False)
         self.assertNotEqual(r.returncode, 0)
