@@ -11,8 +11,10 @@
 #include "lib/base/log.h"
 #include "lib/net/service_runtime.h"
 #include "services/metad/queue_service.h"
+#include "services/metad/directory_service.h"
 #include "services/metad/service.h"
 #include "storage/postgres/migrations.h"
+#include "storage/postgres/pg_directory.h"
 
 using namespace columba;
 
@@ -75,6 +77,8 @@ int main(int argc, char** argv, char** envp) {
   metad::MetadataService service(store, hub, cfg.db_connections, cfg.max_queue, metrics);
   // The outbound queue (queue.proto) shares the pool, the worker threads and the metrics.
   metad::QueueService queue_service(std::make_shared<pg::PgQueue>(pool), service);
+  // The SQL directory (directory.backend: sql) on the same pool and workers.
+  metad::DirectoryService directory_service(std::make_shared<pg::PgDirectory>(pool), service);
 
   grpc::ServerBuilder builder;
   int bound_port = 0;
@@ -84,6 +88,7 @@ int main(int argc, char** argv, char** envp) {
   builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.RegisterService(&service);
   builder.RegisterService(&queue_service);
+  builder.RegisterService(&directory_service);
   builder.SetMaxReceiveMessageSize(64 << 20);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {

@@ -50,6 +50,7 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return kBuckets;
 }
 
+
 Metrics::Metrics(prometheus::Registry& r)
     : rpcs(prometheus::BuildCounter().Name("columba_metad_rpcs_total").Help("RPCs handled, by method and status code").Register(r)),
       latency(prometheus::BuildHistogram().Name("columba_metad_rpc_seconds").Help("RPC latency including queueing, by method").Register(r)),

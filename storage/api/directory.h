@@ -1,7 +1,8 @@
 // directory.h - the interface to virtual users and domains (DESIGN: Directory).
 //
-// Backends: storage/ldap (OpenLDAP, replicated), storage/memory (unit tests), and
-// later SQL and flat file. One conformance suite runs against each backend. Every
+// Backends: storage/ldap (OpenLDAP, replicated), storage/filedir (one flat file),
+// storage/sqldir (PostgreSQL through metad; storage/postgres/pg_directory.h is the
+// metad side) and storage/memory (unit tests). One conformance suite runs against each backend. Every
 // call may block on the network: run it on a worker pool, never on an event loop.
 //
 // Like Postfix and Dovecot virtual users, Columba lower-cases the whole address

@@ -8,6 +8,7 @@
 #include "storage/filedir/file_directory.h"
 #include "storage/ldap/ldap_directory.h"
 #include "storage/redis/redis_ephemeral.h"
+#include "storage/sqldir/sql_directory.h"
 
 namespace columba::storage {
 
@@ -17,12 +18,21 @@ StorageConfig ReadStorageConfig(ConfigReader& r, bool need_blob, bool need_direc
   c.blob_root = r.String("blob", "root", "");
   if (need_blob && c.blob_backend == "fs" && c.blob_root.empty())
     r.Invalid("blob", "root", "required for the fs blob store");
-  c.directory_backend = r.Enum("directory", "backend", "ldap", {"ldap", "file"});
+  c.directory_backend = r.Enum("directory", "backend", "ldap", {"ldap", "file", "sql"});
   c.directory_file = r.String("directory", "file", "");
   if (need_directory && c.directory_backend == "file" && c.directory_file.empty())
     r.Invalid("directory", "file", "required for the file directory (directory.backend: file)");
   c.directory_cache_ttl = r.Duration("directory", "cache_ttl", std::chrono::seconds(30), std::chrono::seconds(0),
                                      std::chrono::hours(1));
+  if (c.directory_backend == "sql") {
+    // Read only for sql, so services that never talk to metad keep treating the
+    // key as unknown; the default is the one every service uses.
+    c.metad_address = r.String("metad", "address", "127.0.0.1:27100");
+    c.directory_metad_deadline = r.Duration("directory", "metad_deadline", std::chrono::seconds(5),
+                                            std::chrono::milliseconds(100), std::chrono::minutes(5));
+    if (need_directory && c.metad_address.empty())
+      r.Invalid("metad", "address", "required for the sql directory (directory.backend: sql)");
+  }
   c.ldap_uris = r.List("ldap", "uris", {});
   c.ldap_write_uri = r.String("ldap", "write_uri", "");
   c.ldap_base_dn = r.String("ldap", "base_dn", "dc=columba");
@@ -48,6 +58,14 @@ Result<std::shared_ptr<Directory>> MakeDirectory(const StorageConfig& c, bool ca
     if (!file) return tl::unexpected(file.error());
     return std::shared_ptr<Directory>(std::move(*file));
   }
+  std::shared_ptr<Directory> out;
+  if (c.directory_backend == "sql") {
+    auto sql = SqlDirectory::Create({c.metad_address, c.directory_metad_deadline});
+    if (!sql) return tl::unexpected(sql.error());
+    out = *sql;
+    if (cached && c.directory_cache_ttl.count() > 0) out = std::make_shared<CachingDirectory>(out, c.directory_cache_ttl);
+    return out;
+  }
   LdapDirectoryConfig lc;
   lc.read_uris = c.ldap_uris;
   lc.write_uri = c.ldap_write_uri.empty() ? (c.ldap_uris.empty() ? "" : c.ldap_uris.back()) : c.ldap_write_uri;
@@ -62,7 +80,7 @@ Result<std::shared_ptr<Directory>> MakeDirectory(const StorageConfig& c, bool ca
   lc.operation_timeout = c.ldap_timeout;
   auto dir = LdapDirectory::Create(std::move(lc));
   if (!dir) return tl::unexpected(dir.error());
-  std::shared_ptr<Directory> out = *dir;
+  out = *dir;
   if (cached && c.directory_cache_ttl.count() > 0) out = std::make_shared<CachingDirectory>(out, c.directory_cache_ttl);
   return out;
 }

@@ -5,8 +5,11 @@
 // Config keys (all services share them; docs/operations.md):
 //   blob.backend      fs            (s3 comes later)
 //   blob.root         path of the fs blob store (required for fs)
-//   directory.backend ldap          (sql and file come later)
-//   directory.cache_ttl 30s         TTL of the in-process lookup cache (0 = off)
+//   directory.backend ldap          ldap | file | sql
+//   directory.cache_ttl 30s         TTL of the in-process lookup cache (0 = off; ldap and sql)
+//   directory.metad_deadline 5s     per-call deadline of the sql backend's calls to metad
+//   metad.address     127.0.0.1:27100  where the sql backend finds metad (read only for sql;
+//                                    the same key lmtpd/imapd/columbactl use for mailboxes)
 //   ldap.uris         read replicas in order, nearest first
 //   ldap.write_uri    the provider (writes); default: the last of ldap.uris
 //   ldap.base_dn      dc=columba
@@ -33,8 +36,10 @@ namespace columba::storage {
 struct StorageConfig {
   std::string blob_backend;
   std::string blob_root;
-  std::string directory_backend;  // ldap | file
+  std::string directory_backend;  // ldap | file | sql
   std::string directory_file;     // directory.file (backend file)
+  std::string metad_address;      // metad.address (backend sql)
+  std::chrono::milliseconds directory_metad_deadline{5'000};
   std::chrono::milliseconds directory_cache_ttl{30'000};
   std::vector<std::string> ldap_uris;
   std::string ldap_write_uri;

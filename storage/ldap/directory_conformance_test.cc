@@ -4,15 +4,20 @@
 //   directory_conformance_test - the Directory conformance suite, plus LDAP-only
 //   replication/failover cases, escaping checks and the CachingDirectory decorator.
 // DESCRIPTION
-//   DirectoryConformance runs against MemoryDirectory, CachingDirectory(Memory), FileDirectory and
+//   DirectoryConformance runs against MemoryDirectory, CachingDirectory(Memory), FileDirectory,
 //   LdapDirectory on a real slapd provider + syncrepl consumer (reads from the consumer
-//   first, as services do). Reads after writes poll for up to 5 s (Eventually) because
+//   first, as services do), SqlDirectory ("sql": through a real columba-metad over gRPC to
+//   a private PostgreSQL database) and PgDirectory on that database directly ("pg"). Reads after writes poll for up to 5 s (Eventually) because
 //   a replica lags the provider by milliseconds; the in-memory backends pass at once.
 //   LDAP connection details come from $COLUMBA_TEST_STATE/env, written by
 //   `tests/infra up DIR`. Every test makes its own random domains, so runs and tests
 //   do not interfere (the LDAP data outlives a run).
+//   SqlDirectory-only cases: rows written with plain SQL are served at once; concurrent
+//   clashing AddAccount/AddAlias calls through two metad replicas leave exactly one
+//   winner; metad down and PostgreSQL down are kUnavailable, never "no such user".
 //   By hand:  tests/infra up /tmp/colstate &&
-//             COLUMBA_TEST_STATE=/tmp/colstate build/storage/ldap/directory_conformance_test
+//             COLUMBA_TEST_STATE=/tmp/colstate COLUMBA_BUILD_DIR=build
+//             build/storage/ldap/directory_conformance_test
 // NEVER
 //   Skips or passes an LDAP case when the infrastructure is missing: TestEnv throws and
 //   the case fails with the reason. Never asserts on state another test may create.
@@ -37,6 +42,9 @@
 #include "storage/filedir/file_directory.h"
 #include "storage/ldap/ldap_directory.h"
 #include "storage/memory/memory_directory.h"
+#include "storage/postgres/pg_directory.h"
+#include "storage/sqldir/sql_directory.h"
+#include "tests/lib/metad_process.h"
 #include "tests/lib/test_env.h"
 
 namespace columba::storage {
@@ -122,6 +130,29 @@ std::shared_ptr<LdapDirectory> MakeLdap(const LdapDirectoryConfig& c) {
   return *d;
 }
 
+// One private database and two metad replicas on it, shared by every test of the
+// binary (started on first use, stopped and dropped at exit).
+struct SqlBackend {
+  columba::testing::TestDatabase db;
+  columba::testing::TempDir dir;
+  std::unique_ptr<columba::testing::MetadProcess> metad_a =
+      columba::testing::MetadProcess::Start("a", dir.path(), db.uri());
+  std::unique_ptr<columba::testing::MetadProcess> metad_b =
+      columba::testing::MetadProcess::Start("b", dir.path(), db.uri());
+  std::shared_ptr<pg::ConnectionPool> pool = std::make_shared<pg::ConnectionPool>(db.uri(), 8);
+};
+
+SqlBackend& Sql() {
+  static SqlBackend backend;  // throws (the test fails) without infra or columba-metad
+  return backend;
+}
+
+std::shared_ptr<SqlDirectory> MakeSql(const std::string& target, std::chrono::milliseconds deadline = 5s) {
+  auto d = SqlDirectory::Create({target, deadline});
+  if (!d) throw std::runtime_error("SqlDirectory::Create: " + d.error().message);
+  return *d;
+}
+
 Account MakeAccount(const std::string& address, std::vector<std::string> aliases = {}) {
   Account a;
   a.address = address;
@@ -146,6 +177,10 @@ class DirectoryConformance : public ::testing::TestWithParam<std::string> {
       dir_ = *d;
     } else if (backend == "ldap") {
       dir_ = MakeLdap(LdapConfigFromTestEnv());  // throws (test fails) without infra
+    } else if (backend == "sql") {
+      dir_ = MakeSql(Sql().metad_a->target());
+    } else if (backend == "pg") {
+      dir_ = std::make_shared<pg::PgDirectory>(Sql().pool);
     } else {
       FAIL() << "unknown backend " << backend;
     }
@@ -494,8 +529,144 @@ TEST_P(DirectoryConformance, ConcurrentCallsAreSafe) {
   EXPECT_EQ(listed->size(), 60u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, DirectoryConformance, ::testing::Values("memory", "caching_memory", "file", "ldap"),
+INSTANTIATE_TEST_SUITE_P(Backends, DirectoryConformance, ::testing::Values("memory", "caching_memory", "file", "ldap", "sql", "pg"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// ================================================================ SQL only
+
+// Plain SQL as an operator would write it (psql as the `columba` role).
+void ExecSql(const std::string& sql) {
+  pqxx::connection c(Sql().db.uri());
+  pqxx::work w(c);
+  w.exec(sql);
+  w.commit();
+}
+
+TEST(SqlDirectory, RowsWrittenWithPlainSqlAreServedAtOnce) {
+  auto dir = MakeSql(Sql().metad_a->target());
+  std::string d = RandomDomain();
+  ExecSql("INSERT INTO directory_domains (name) VALUES ('" + d + "');"
+          "INSERT INTO directory_accounts (address, password_hash, quota_bytes) VALUES ('ops@" + d +
+          "', '{PLAIN}secret', 2048);"
+          "INSERT INTO directory_aliases (alias, address) VALUES ('postmaster@" + d + "', 'ops@" + d + "');");
+  auto local = dir->IsLocalDomain(d);
+  ASSERT_TRUE(local) << Why(local);
+  EXPECT_TRUE(*local);
+  auto got = dir->Lookup("PostMaster@" + d);
+  ASSERT_TRUE(Found(got)) << Why(got);
+  EXPECT_EQ((*got)->address, "ops@" + d);
+  EXPECT_EQ((*got)->password_hash, "{PLAIN}secret");
+  EXPECT_EQ((*got)->quota_bytes, 2048u);
+  EXPECT_EQ((*got)->aliases, std::vector<std::string>{"postmaster@" + d});
+  EXPECT_TRUE((*got)->enabled);
+
+  // The schema refuses what the API refuses, also to plain SQL.
+  EXPECT_THROW(ExecSql("INSERT INTO directory_aliases (alias, address) VALUES ('ops@" + d + "', 'ops@" + d + "')"),
+               pqxx::unique_violation);
+  EXPECT_THROW(ExecSql("INSERT INTO directory_accounts (address) VALUES ('postmaster@" + d + "')"),
+               pqxx::unique_violation);
+  EXPECT_THROW(ExecSql("INSERT INTO directory_accounts (address) VALUES ('x@" + RandomDomain() + "')"),
+               pqxx::foreign_key_violation);
+  EXPECT_THROW(ExecSql("INSERT INTO directory_accounts (address) VALUES ('Upper@" + d + "')"), pqxx::check_violation);
+
+  // Disabled and deleted with plain SQL: seen at the next call (no cache in SqlDirectory).
+  ExecSql("UPDATE directory_accounts SET enabled = false WHERE address = 'ops@" + d + "'");
+  got = dir->Lookup("ops@" + d);
+  ASSERT_TRUE(Found(got)) << Why(got);
+  EXPECT_FALSE((*got)->enabled);
+  ExecSql("DELETE FROM directory_accounts WHERE address = 'ops@" + d + "'");
+  EXPECT_TRUE(Gone(dir->Lookup("postmaster@" + d)));
+  ASSERT_TRUE(dir->AddAccount(MakeAccount("postmaster@" + d)));  // the alias was freed with its account
+}
+
+TEST(SqlDirectory, ConcurrentClashingWritesThroughTwoReplicasLeaveOneWinner) {
+  auto a = MakeSql(Sql().metad_a->target());
+  auto b = MakeSql(Sql().metad_b->target());
+  std::string d = RandomDomain();
+  ASSERT_TRUE(a->AddDomain(d));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(a->AddAccount(MakeAccount("owner" + std::to_string(i) + "@" + d)));
+  for (int round = 0; round < 10; ++round) {
+    const std::string contested = "contested" + std::to_string(round) + "@" + d;
+    std::atomic<int> ok{0}, taken{0}, other{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        auto& dir = t % 2 == 0 ? a : b;
+        // Half claim it as an alias of some account, half as a new account.
+        auto r = t < 4 ? dir->AddAlias(contested, "owner" + std::to_string(t) + "@" + d)
+                       : dir->AddAccount(MakeAccount(contested));
+        if (r) {
+          ++ok;
+        } else if (r.error().kind == ErrorKind::kAlreadyExists) {
+          ++taken;
+        } else {
+          ++other;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok.load(), 1) << contested;
+    EXPECT_EQ(taken.load(), 7) << contested;
+    EXPECT_EQ(other.load(), 0) << contested;
+    auto got = a->Lookup(contested);
+    ASSERT_TRUE(Found(got)) << Why(got);
+  }
+  // Each contested address belongs to exactly one account, as address or alias.
+  auto all = a->ListAccounts(d);
+  ASSERT_TRUE(all) << Why(all);
+  std::multiset<std::string> claimed;
+  for (const auto& acc : *all) {
+    claimed.insert(acc.address);
+    for (const auto& al : acc.aliases) claimed.insert(al);
+  }
+  for (int round = 0; round < 10; ++round)
+    EXPECT_EQ(claimed.count("contested" + std::to_string(round) + "@" + d), 1u);
+}
+
+TEST(SqlDirectory, MetadDownIsUnavailableNotUnknownUser) {
+  auto [port, unused] = columba::testing::FreePorts();
+  (void)unused;
+  auto dir = MakeSql("127.0.0.1:" + std::to_string(port), 300ms);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(IsKind(dir->Lookup("a@b.example"), ErrorKind::kUnavailable));
+  EXPECT_TRUE(IsKind(dir->IsLocalDomain("b.example"), ErrorKind::kUnavailable));
+  EXPECT_TRUE(IsKind(dir->ListDomains(), ErrorKind::kUnavailable));
+  EXPECT_TRUE(IsKind(dir->AddDomain("b.example"), ErrorKind::kUnavailable));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s) << "each call is bounded by its deadline";
+}
+
+TEST(SqlDirectory, PostgresDownIsUnavailable) {
+  // A metad whose PostgreSQL does not answer (nothing listens on the port): its gRPC
+  // server is up but every directory call fails with UNAVAILABLE.
+  columba::testing::TempDir dir;
+  auto [pg_port, unused] = columba::testing::FreePorts();
+  (void)unused;
+  auto metad = columba::testing::MetadProcess::Launch(
+      "nopg", dir.path(), "postgresql://columba:x@127.0.0.1:" + std::to_string(pg_port) + "/columba?connect_timeout=2");
+  auto sql = MakeSql(metad->target(), 10s);  // waits for the gRPC port within the deadline
+  auto r = sql->Lookup("a@b.example");
+  ASSERT_TRUE(IsKind(r, ErrorKind::kUnavailable)) << metad->LogTail(20);
+  EXPECT_NE(r.error().message.find("postgres"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(IsKind(sql->AddAccount(MakeAccount("a@b.example")), ErrorKind::kUnavailable));
+  EXPECT_TRUE(IsKind(sql->ListAccounts(""), ErrorKind::kUnavailable));
+}
+
+TEST(SqlDirectory, CreateRejectsBadConfig) {
+  EXPECT_TRUE(IsKind(SqlDirectory::Create({"", 5s}), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(SqlDirectory::Create({"127.0.0.1:1", 0ms}), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(SqlDirectory::Create({"127.0.0.1:1", 5s}));  // does not connect
+}
+
+TEST(PgDirectory, QuotasBeyondBigintAreInvalidInput) {
+  pg::PgDirectory dir(Sql().pool);
+  std::string d = RandomDomain();
+  ASSERT_TRUE(dir.AddDomain(d));
+  Account a = MakeAccount("q@" + d);
+  a.quota_bytes = UINT64_MAX;
+  EXPECT_TRUE(IsKind(dir.AddAccount(a), ErrorKind::kInvalidInput));
+  ASSERT_TRUE(dir.AddAccount(MakeAccount("q@" + d)));
+  EXPECT_TRUE(IsKind(dir.SetQuota("q@" + d, 1, UINT64_MAX), ErrorKind::kInvalidInput));
+}
 
 // ================================================================ the flat file
 

@@ -404,6 +404,76 @@ CREATE INDEX queue_recipients_of_message ON queue_recipients (queue_id, recipien
 CREATE INDEX queue_due ON queue_recipients (route, next_attempt_at) WHERE state IN (1, 2);
 )sql";
 
+// v9: the SQL directory (directory.backend: sql; storage/postgres/pg_directory.h).
+// Virtual domains, accounts and aliases, apart from the mailstore's own `domains`
+// and `accounts` (those hold mailbox state and quota usage; these hold who may log
+// in and receive). Operators may manage them with plain SQL (docs/operations.md):
+// - every key is stored lower-case (CHECK), COLLATE "C" so listings sort by bytes
+//   like every other backend;
+// - an account's domain is derived from its address and must exist (foreign key);
+// - directory_addresses holds every address and every alias once (primary key),
+//   filled by triggers on both tables, so no alias can equal another alias or any
+//   account address, whoever writes and however concurrently: the second of two
+//   clashing transactions waits on the unique index and then fails;
+// - quotas are bigint (0 = unlimited); password_hash is "{SCHEME}..." (lib/auth).
+const char* kV9 = R"sql(
+CREATE TABLE directory_domains (
+  name        text COLLATE "C" PRIMARY KEY CHECK (name = lower(name) AND name <> ''),
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE directory_addresses (
+  address  text COLLATE "C" PRIMARY KEY,
+  kind     text NOT NULL CHECK (kind IN ('account', 'alias'))
+);
+
+CREATE TABLE directory_accounts (
+  address         text COLLATE "C" PRIMARY KEY
+                  CHECK (address = lower(address) AND address LIKE '_%@_%'),
+  domain          text COLLATE "C" NOT NULL
+                  GENERATED ALWAYS AS (substring(address from '@([^@]*)$')) STORED
+                  REFERENCES directory_domains (name),
+  password_hash   text NOT NULL DEFAULT '',
+  quota_bytes     bigint NOT NULL DEFAULT 0 CHECK (quota_bytes >= 0),
+  quota_messages  bigint NOT NULL DEFAULT 0 CHECK (quota_messages >= 0),
+  enabled         boolean NOT NULL DEFAULT true,
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX directory_accounts_domain ON directory_accounts (domain, address);
+
+CREATE TABLE directory_aliases (
+  alias    text COLLATE "C" PRIMARY KEY CHECK (alias = lower(alias) AND alias LIKE '_%@_%'),
+  address  text COLLATE "C" NOT NULL
+           REFERENCES directory_accounts (address) ON DELETE CASCADE ON UPDATE CASCADE
+);
+CREATE INDEX directory_aliases_address ON directory_aliases (address);
+
+-- Keeps directory_addresses in step with the key column TG_ARGV[0] of the table.
+CREATE FUNCTION directory_claim_address() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  old_key text;
+  new_key text;
+BEGIN
+  IF TG_OP <> 'INSERT' THEN old_key := to_jsonb(OLD) ->> TG_ARGV[0]; END IF;
+  IF TG_OP <> 'DELETE' THEN new_key := to_jsonb(NEW) ->> TG_ARGV[0]; END IF;
+  IF old_key IS DISTINCT FROM new_key THEN
+    IF old_key IS NOT NULL THEN
+      DELETE FROM directory_addresses WHERE address = old_key;
+    END IF;
+    IF new_key IS NOT NULL THEN
+      INSERT INTO directory_addresses (address, kind) VALUES (new_key, TG_ARGV[1]);
+    END IF;
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+
+CREATE TRIGGER directory_accounts_claim AFTER INSERT OR DELETE OR UPDATE OF address ON directory_accounts
+  FOR EACH ROW EXECUTE FUNCTION directory_claim_address('address', 'account');
+CREATE TRIGGER directory_aliases_claim AFTER INSERT OR DELETE OR UPDATE OF alias ON directory_aliases
+  FOR EACH ROW EXECUTE FUNCTION directory_claim_address('alias', 'alias');
+)sql";
+
 const std::vector<Migration> kMigrations = {
     {1, "mailstore", kV1},
     {2, "append function", kV2},
@@ -413,6 +483,7 @@ const std::vector<Migration> kMigrations = {
     {6, "message texts apart from the hot rows", kV6},
     {7, "mailbox determines account for the planner", kV7},
     {8, "outbound queue", kV8},
+    {9, "sql directory", kV9},
 };
 
 // Any constant works; it only has to be the same in every process.

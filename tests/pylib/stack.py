@@ -108,9 +108,11 @@ class Service:
 
 class Stack:
     def __init__(self, name, directory="ldap", plain_passwords=False):
-        """directory: "ldap" (the shared slapd pair) or "file" (storage/filedir, a file in
-        the stack's directory). plain_passwords: columbactl may store {PLAIN} passwords
-        (auth.allow_plain_passwords; services must be told too, for CRAM-MD5)."""
+        """directory: "ldap" (the shared slapd pair), "file" (storage/filedir, a file in
+        the stack's directory) or "sql" (storage/sqldir: the stack's own database,
+        through metad; the stack's domain is added when the first metad is up).
+        plain_passwords: columbactl may store {PLAIN} passwords (auth.allow_plain_passwords;
+        services must be told too, for CRAM-MD5)."""
         self.directory = directory
         self.env = _env_file()
         self.build = os.environ.get("COLUMBA_BUILD_DIR") or os.path.join(
@@ -133,7 +135,10 @@ class Stack:
         self.ctl_config = self.write_config("columbactl", self._ctl_sections("127.0.0.1:1"), storage=True)
         out = self.ctl("migrate")
         assert "schema at version" in out, out
-        self.ctl("domain", "add", self.domain)
+        self._domain_added = False
+        if directory != "sql":  # sql: columbactl needs a metad (start_metad adds it)
+            self.ctl("domain", "add", self.domain)
+            self._domain_added = True
 
     # -- helpers
 
@@ -142,11 +147,21 @@ class Stack:
         subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", uri, "-c", sql], check=True,
                        stdout=subprocess.DEVNULL)
 
+    def sql(self, statement):
+        """Runs plain SQL on the stack's database as the `columba` role (as an operator
+        managing the sql directory would)."""
+        self._psql(self.pg_uri, statement)
+
     def bin(self, name):
         return os.path.join(self.build, "services", name.replace("columba-", ""), name) \
             if name != "columbactl" else os.path.join(self.build, "services", "columbactl", "columbactl")
 
     def storage_sections(self):
+        if self.directory == "sql":
+            # metad.address here too: smtpd has no metad section of its own.
+            return {"blob": {"backend": "fs", "root": self.blob_root},
+                    "directory": {"backend": "sql", "cache_ttl": "1s", "metad_deadline": "5s"},
+                    "metad": {"address": f"127.0.0.1:{self.metad_port or 1}"}}
         if self.directory == "file":
             return {"blob": {"backend": "fs", "root": self.blob_root},
                     "directory": {"backend": "file", "file": self.directory_file}}
@@ -230,6 +245,9 @@ class Stack:
         svc.grpc_port = grpc_port
         if self.metad_port is None:
             self.metad_port = grpc_port
+        if not self._domain_added and wait:
+            self.ctl("domain", "add", self.domain)
+            self._domain_added = True
         return svc
 
     def start_lmtpd(self, name="lmtpd", metad=None, wait=True, **extra):

@@ -1,0 +1,269 @@
+// pg_directory.cc - PgDirectory: the Directory contract in SQL; see pg_directory.h.
+//
+// Every key is normalised here before it becomes a statement parameter; the
+// schema (migration v9) enforces the same rules again for operators' plain SQL.
+// Lock order: the domain row (FOR KEY SHARE), then the account row, then
+// directory_addresses through the triggers - one order, no deadlocks.
+// Error messages carry the first line of PostgreSQL's error only: its DETAIL
+// may quote a whole row, password hash included.
+#include "storage/postgres/pg_directory.h"
+
+#include <pqxx/pqxx>
+
+#include <cstdint>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace columba::pg {
+
+using storage::Account;
+
+namespace {
+
+std::string FirstLine(const char* what) {
+  std::string s(what);
+  if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
+  return s;
+}
+
+Result<int64_t> QuotaValue(uint64_t v, const char* name) {
+  if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return Fail(ErrorKind::kInvalidInput, fmt::format("{} too large", name));
+  return static_cast<int64_t>(v);
+}
+
+constexpr const char* kAccountCols = "address, password_hash, quota_bytes, quota_messages, enabled";
+
+Account AccountFromRow(const pqxx::row& row) {
+  Account a;
+  a.address = row[0].as<std::string>();
+  a.password_hash = row[1].as<std::string>();
+  a.quota_bytes = static_cast<uint64_t>(row[2].as<int64_t>());
+  a.quota_messages = static_cast<uint64_t>(row[3].as<int64_t>());
+  a.enabled = row[4].as<bool>();
+  return a;
+}
+
+// The account row whose address is `key` or which has the alias `key`.
+constexpr const char* kByAddressOrAlias =
+    " FROM directory_accounts WHERE address = coalesce((SELECT address FROM directory_aliases WHERE alias = $1), $1)";
+
+}  // namespace
+
+template <class T, class Fn>
+Result<T> PgDirectory::InTransaction(const char* what, Fn fn) {
+  for (int attempt = 0;; ++attempt) {
+    auto lease = pool_->Acquire();
+    auto conn = lease.Get();
+    if (!conn) return tl::unexpected(conn.error());
+    try {
+      pqxx::work w(**conn);
+      Result<T> r = fn(w);
+      if (!r) return r;  // leaving scope rolls back
+      w.commit();
+      return r;
+    } catch (const pqxx::in_doubt_error&) {
+      lease.Discard();
+      return Fail(ErrorKind::kUnavailable, fmt::format("{}: commit outcome unknown", what));
+    } catch (const pqxx::broken_connection&) {
+      lease.Discard();
+      return Fail(ErrorKind::kUnavailable, fmt::format("{}: postgres connection lost", what));
+    } catch (const pqxx::serialization_failure&) {
+      if (attempt < 5) continue;
+      return Fail(ErrorKind::kUnavailable, fmt::format("{}: serialization failures, giving up", what));
+    } catch (const pqxx::deadlock_detected&) {
+      if (attempt < 5) continue;
+      return Fail(ErrorKind::kUnavailable, fmt::format("{}: deadlocks, giving up", what));
+    } catch (const pqxx::unique_violation&) {
+      return Fail(ErrorKind::kAlreadyExists, fmt::format("{}: address, alias or domain already in use", what));
+    } catch (const pqxx::foreign_key_violation&) {
+      return Fail(ErrorKind::kNotFound, fmt::format("{}: domain or account does not exist", what));
+    } catch (const pqxx::check_violation& e) {
+      return Fail(ErrorKind::kInvalidInput, fmt::format("{}: {}", what, FirstLine(e.what())));
+    } catch (const pqxx::sql_error& e) {
+      if (!(*conn)->is_open()) {
+        lease.Discard();
+        return Fail(ErrorKind::kUnavailable, fmt::format("{}: postgres connection lost", what));
+      }
+      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, FirstLine(e.what())));
+    } catch (const std::exception& e) {
+      lease.Discard();
+      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, FirstLine(e.what())));
+    }
+  }
+}
+
+Result<std::optional<Account>> PgDirectory::Lookup(std::string_view address) {
+  auto a = storage::NormalizeAsciiAddress(address);
+  if (!a) return tl::unexpected(a.error());
+  return InTransaction<std::optional<Account>>("directory lookup", [&](pqxx::work& w) -> Result<std::optional<Account>> {
+    auto rows = w.exec_params(std::string("SELECT ") + kAccountCols + kByAddressOrAlias, *a);
+    if (rows.empty()) return std::optional<Account>();
+    Account acc = AccountFromRow(rows[0]);
+    for (const auto& row : w.exec_params("SELECT alias FROM directory_aliases WHERE address = $1 ORDER BY alias",
+                                         acc.address))
+      acc.aliases.push_back(row[0].as<std::string>());
+    return std::optional<Account>(std::move(acc));
+  });
+}
+
+Result<bool> PgDirectory::IsLocalDomain(std::string_view domain) {
+  auto d = storage::NormalizeDomain(domain);
+  if (!d) return false;  // not a domain name, so not one of ours
+  return InTransaction<bool>("directory domain check", [&](pqxx::work& w) -> Result<bool> {
+    return !w.exec_params("SELECT 1 FROM directory_domains WHERE name = $1", *d).empty();
+  });
+}
+
+Result<std::vector<std::string>> PgDirectory::ListDomains() {
+  return InTransaction<std::vector<std::string>>("directory list domains",
+                                                 [&](pqxx::work& w) -> Result<std::vector<std::string>> {
+                                                   std::vector<std::string> out;
+                                                   for (const auto& row :
+                                                        w.exec("SELECT name FROM directory_domains ORDER BY name"))
+                                                     out.push_back(row[0].as<std::string>());
+                                                   return out;
+                                                 });
+}
+
+Result<std::vector<Account>> PgDirectory::ListAccounts(std::string_view domain) {
+  std::string d;
+  if (!domain.empty()) {
+    auto nd = storage::NormalizeDomain(domain);
+    if (!nd) return tl::unexpected(nd.error());
+    d = std::move(*nd);
+  }
+  return InTransaction<std::vector<Account>>("directory list accounts", [&](pqxx::work& w) -> Result<std::vector<Account>> {
+    // REPEATABLE READ: accounts and aliases from one snapshot.
+    w.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const char* where = d.empty() ? "" : " WHERE domain = $1";
+    auto accounts = d.empty() ? w.exec(fmt::format("SELECT {} FROM directory_accounts ORDER BY address", kAccountCols))
+                              : w.exec_params(fmt::format("SELECT {} FROM directory_accounts{} ORDER BY address",
+                                                          kAccountCols, where),
+                                              d);
+    std::string alias_sql = fmt::format(
+        "SELECT l.address, l.alias FROM directory_aliases l JOIN directory_accounts a USING (address){}"
+        " ORDER BY l.address, l.alias",
+        d.empty() ? "" : " WHERE a.domain = $1");
+    auto aliases = d.empty() ? w.exec(alias_sql) : w.exec_params(alias_sql, d);
+    std::vector<Account> out;
+    out.reserve(accounts.size());
+    auto al = aliases.begin();
+    for (const auto& row : accounts) {
+      Account acc = AccountFromRow(row);
+      // Both lists are sorted by address (bytes): merge.
+      while (al != aliases.end() && al[0].as<std::string>() < acc.address) ++al;
+      for (; al != aliases.end() && al[0].as<std::string>() == acc.address; ++al)
+        acc.aliases.push_back(al[1].as<std::string>());
+      out.push_back(std::move(acc));
+    }
+    return out;
+  });
+}
+
+Result<void> PgDirectory::AddDomain(std::string_view domain) {
+  auto d = storage::NormalizeDomain(domain);
+  if (!d) return tl::unexpected(d.error());
+  auto r = InTransaction<bool>("directory add domain", [&](pqxx::work& w) -> Result<bool> {
+    w.exec_params("INSERT INTO directory_domains (name) VALUES ($1)", *d);
+    return true;
+  });
+  if (!r && r.error().kind == ErrorKind::kAlreadyExists)
+    return Fail(ErrorKind::kAlreadyExists, "domain " + *d + ": already exists");
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Result<void> PgDirectory::AddAccount(const Account& account) {
+  auto address = storage::NormalizeAsciiAddress(account.address);
+  if (!address) return tl::unexpected(address.error());
+  auto aliases = storage::NormalizeAliases(*address, account.aliases);
+  if (!aliases) return tl::unexpected(aliases.error());
+  auto bytes = QuotaValue(account.quota_bytes, "quota_bytes");
+  if (!bytes) return tl::unexpected(bytes.error());
+  auto messages = QuotaValue(account.quota_messages, "quota_messages");
+  if (!messages) return tl::unexpected(messages.error());
+  const std::string domain = storage::DomainOf(*address);
+  auto r = InTransaction<bool>("directory add account", [&](pqxx::work& w) -> Result<bool> {
+    // The domain row stays locked against removal until commit.
+    if (w.exec_params("SELECT 1 FROM directory_domains WHERE name = $1 FOR KEY SHARE", domain).empty())
+      return Fail(ErrorKind::kNotFound, "domain " + domain + " is not a local domain");
+    w.exec_params(
+        "INSERT INTO directory_accounts (address, password_hash, quota_bytes, quota_messages, enabled)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        *address, account.password_hash, *bytes, *messages, account.enabled);
+    for (const auto& alias : *aliases)
+      w.exec_params("INSERT INTO directory_aliases (alias, address) VALUES ($1, $2)", alias, *address);
+    return true;
+  });
+  if (!r && r.error().kind == ErrorKind::kAlreadyExists)
+    return Fail(ErrorKind::kAlreadyExists, "address or alias already in use: " + *address);
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Result<void> PgDirectory::DeleteAccount(std::string_view address) {
+  auto a = storage::NormalizeAsciiAddress(address);
+  if (!a) return tl::unexpected(a.error());
+  auto r = InTransaction<bool>("directory delete account", [&](pqxx::work& w) -> Result<bool> {
+    // Aliases go with it (ON DELETE CASCADE), and so do their claims.
+    if (w.exec_params("DELETE FROM directory_accounts WHERE address = $1", *a).affected_rows() == 0)
+      return Fail(ErrorKind::kNotFound, "no account " + *a);
+    return true;
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Result<void> PgDirectory::SetPasswordHash(std::string_view address, std::string_view hash) {
+  auto a = storage::NormalizeAsciiAddress(address);
+  if (!a) return tl::unexpected(a.error());
+  auto r = InTransaction<bool>("directory set password", [&](pqxx::work& w) -> Result<bool> {
+    if (w.exec_params("UPDATE directory_accounts SET password_hash = $2 WHERE address = $1", *a, std::string(hash))
+            .affected_rows() == 0)
+      return Fail(ErrorKind::kNotFound, "no account " + *a);
+    return true;
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Result<void> PgDirectory::SetQuota(std::string_view address, uint64_t bytes, uint64_t messages) {
+  auto a = storage::NormalizeAsciiAddress(address);
+  if (!a) return tl::unexpected(a.error());
+  auto b = QuotaValue(bytes, "quota_bytes");
+  if (!b) return tl::unexpected(b.error());
+  auto m = QuotaValue(messages, "quota_messages");
+  if (!m) return tl::unexpected(m.error());
+  auto r = InTransaction<bool>("directory set quota", [&](pqxx::work& w) -> Result<bool> {
+    if (w.exec_params("UPDATE directory_accounts SET quota_bytes = $2, quota_messages = $3 WHERE address = $1", *a,
+                      *b, *m)
+            .affected_rows() == 0)
+      return Fail(ErrorKind::kNotFound, "no account " + *a);
+    return true;
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Result<void> PgDirectory::AddAlias(std::string_view alias, std::string_view target) {
+  auto al = storage::NormalizeAsciiAddress(alias);
+  if (!al) return tl::unexpected(al.error());
+  auto t = storage::NormalizeAsciiAddress(target);
+  if (!t) return tl::unexpected(t.error());
+  auto r = InTransaction<bool>("directory add alias", [&](pqxx::work& w) -> Result<bool> {
+    // The target (named by address or alias) stays locked against deletion until commit.
+    auto owner = w.exec_params(std::string("SELECT address") + kByAddressOrAlias + " FOR KEY SHARE", *t);
+    if (owner.empty()) return Fail(ErrorKind::kNotFound, "no account " + *t);
+    w.exec_params("INSERT INTO directory_aliases (alias, address) VALUES ($1, $2)", *al,
+                  owner[0][0].as<std::string>());
+    return true;
+  });
+  if (!r && r.error().kind == ErrorKind::kAlreadyExists)
+    return Fail(ErrorKind::kAlreadyExists, "address or alias already in use: " + *al);
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+}  // namespace columba::pg
