@@ -2,6 +2,8 @@
 // submission (STARTTLS) and submissions (implicit TLS) ports (docs/smtp.md).
 //
 // Usage: columba-smtpd [--config FILE]   (config keys: services/smtpd/README.md)
+#include <unistd.h>
+
 #include <iostream>
 #include <thread>
 #include <tuple>
@@ -10,6 +12,7 @@
 #include "lib/base/log.h"
 #include "lib/net/asio_compat.h"
 #include "lib/net/service_runtime.h"
+#include "lib/rpc/queue_client.h"
 #include "services/smtpd/session.h"
 #include "storage/factory/factory.h"
 
@@ -119,7 +122,20 @@ int main(int argc, char** argv, char** envp) {
   cfg.lmtp_timeout = r.Duration("smtp", "lmtp_timeout", std::chrono::minutes(2), std::chrono::seconds(1),
                                 std::chrono::minutes(30));
   int workers = static_cast<int>(r.Int("service", "blocking_threads", 16, 1, 1024));
-  auto scfg = storage::ReadStorageConfig(r, false, true);
+  auto scfg = storage::ReadStorageConfig(r, true, true);
+  std::string metad_address = r.String("metad", "address", "127.0.0.1:27100");
+  auto metad_deadline = r.Duration("metad", "deadline", std::chrono::seconds(10), std::chrono::milliseconds(100),
+                                   std::chrono::minutes(10));
+  bool run_queue = r.Bool("smtp", "queue_runner", true);
+  smtpd::RunnerConfig runner_cfg;
+  runner_cfg.interval = r.Duration("smtp", "queue_interval", std::chrono::seconds(5), std::chrono::milliseconds(100),
+                                   std::chrono::hours(1));
+  runner_cfg.retry_base = std::chrono::duration_cast<std::chrono::seconds>(r.Duration(
+      "smtp", "queue_retry_base", std::chrono::minutes(1), std::chrono::seconds(1), std::chrono::hours(24)));
+  runner_cfg.retry_max = std::chrono::duration_cast<std::chrono::seconds>(r.Duration(
+      "smtp", "queue_retry_max", std::chrono::hours(1), std::chrono::seconds(1), std::chrono::hours(24)));
+  runner_cfg.lifetime = std::chrono::duration_cast<std::chrono::seconds>(r.Duration(
+      "smtp", "queue_lifetime", std::chrono::hours(5 * 24), std::chrono::minutes(1), std::chrono::hours(30 * 24)));
   auto hp = obs::SplitHostPort(listen);
   if (!hp) r.Invalid("smtp", "listen", "must be host:port");
   auto lhp = obs::SplitHostPort(lmtp);
@@ -163,9 +179,9 @@ int main(int argc, char** argv, char** envp) {
     }
     tls = *t;
   }
-  auto directory = storage::MakeDirectory(scfg, true);
-  if (!directory) {
-    log::Error("storage", {{"error", directory.error().message}});
+  auto stores = storage::OpenFrontEndStorage(scfg);
+  if (!stores) {
+    log::Error("storage", {{"error", stores.error().message}});
     return 1;
   }
   auto ephemeral = storage::MakeEphemeral(ecfg, "columba-smtpd");
@@ -179,8 +195,23 @@ int main(int argc, char** argv, char** envp) {
   net::BlockingPool hash_pool(static_cast<size_t>(hash_workers), 10'000);
   smtpd::SmtpMetrics metrics(*rt.registry());
   net::ConnectionLimits conn_limits;
-  smtpd::ServerContext ctx{cfg,      std::move(*trusted), std::move(*proxies), tls,  !tls_cfg.client_ca_file.empty(),
-                           conn_limits, **directory,      guard,               *ephemeral, pool, hash_pool, metrics, rt};
+  rpc::QueueClient queue_client(metad_address, metad_deadline);
+  smtpd::QueueContext queue{*stores->blobs, queue_client, pool};
+  smtpd::ServerContext ctx{cfg,         std::move(*trusted), std::move(*proxies), tls,
+                           !tls_cfg.client_ca_file.empty(), conn_limits, *stores->directory, guard,
+                           *ephemeral,  pool,                hash_pool,           queue,
+                           metrics,     rt};
+  // Local recipients lmtpd could not take at once are retried from the queue by
+  // every smtpd replica (leases keep them apart).
+  bool stop_runner = false;
+  runner_cfg.lmtp_host = cfg.lmtp_host;
+  runner_cfg.lmtp_port = cfg.lmtp_port;
+  runner_cfg.lhlo_name = cfg.hostname;
+  runner_cfg.lmtp_timeout = cfg.lmtp_timeout;
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  smtpd::LocalQueueRunner runner(queue, runner_cfg, std::string(host) + ":" + std::to_string(::getpid()));
+  if (run_queue) asio::co_spawn(rt.io(), runner.Run(stop_runner), asio::detached);
 
   asio::ip::tcp::acceptor mx(rt.io()), submission(rt.io()), submissions(rt.io());
   for (auto [acceptor, where, kind] : {std::tuple{&mx, std::optional(*hp), smtpd::PortKind::kMx},
@@ -194,6 +225,7 @@ int main(int argc, char** argv, char** envp) {
     asio::co_spawn(rt.io(), Accept(ctx, *acceptor, kind), asio::detached);
   }
   rt.OnDrain([&] {
+    stop_runner = true;
     asio::error_code ignored;
     mx.close(ignored);
     submission.close(ignored);

@@ -382,10 +382,10 @@ asio::awaitable<bool> Session::Rcpt(const smtp::Command& c) {
     co_return co_await Error(decision.reply().code, decision.reply().enhanced, decision.reply().text);
   }
   if (decision.relayed()) {
-    // The outbound queue is not wired in yet: nothing may be accepted for
-    // another domain, since it could not be kept; the sender retries.
-    CountRcpt("unavailable");
-    co_return co_await Reply(451, "4.3.2", "Relaying is not available yet, try again later");
+    // Another domain: queued after DATA for the outbound relay.
+    CountRcpt(decision.reason());
+    recipients_.push_back(Recipient{c.path.Address(), false, std::move(*dsn)});
+    co_return co_await Reply(250, "2.1.5", "Ok");
   }
   std::string address = domain.empty() ? "postmaster" : c.path.Address();
   auto found = co_await LookupLocal(address);
@@ -501,30 +501,81 @@ asio::awaitable<bool> Session::Finish(std::string body, bool had_bare_lf) {
   if (!auth_user_.empty()) received += "\r\n\t(authenticated as " + smtp::SanitizeReplyText(auth_user_) + ")";
   received += ";\r\n\t" + RfcDate() + "\r\n";
   std::string message = received + body;
-  std::vector<std::string> addresses;
-  for (const auto& r : recipients_) addresses.push_back(r.address);
+  // Local recipients: to lmtpd now. Remote ones, and local ones lmtpd cannot
+  // take now, into the durable queue; 250 only when each is one or the other.
+  std::vector<std::string> local_addresses;
+  std::vector<const Recipient*> locals, queued;
+  for (const auto& r : recipients_) {
+    if (r.local) {
+      locals.push_back(&r);
+      local_addresses.push_back(r.address);
+    } else {
+      queued.push_back(&r);
+    }
+  }
   std::string sender = *mail_from_;
   const bool utf8 = mail_params_.smtputf8;
-  auto replies = co_await HandOffToLmtp(ctx_.cfg.lmtp_host, ctx_.cfg.lmtp_port, ctx_.cfg.hostname, sender, addresses,
-                                        message, ctx_.cfg.lmtp_timeout, utf8);
+  std::vector<smtp::Reply> replies;
+  if (!locals.empty())
+    replies = co_await HandOffToLmtp(ctx_.cfg.lmtp_host, ctx_.cfg.lmtp_port, ctx_.cfg.hostname, sender,
+                                     local_addresses, message, ctx_.cfg.lmtp_timeout, utf8);
+  size_t delivered = 0, failed = 0;
+  std::string first_failure = "5.0.0";
+  for (size_t i = 0; i < locals.size(); ++i) {
+    if (replies[i].code == 250) {
+      ++delivered;
+    } else if (replies[i].code >= 500) {
+      if (failed++ == 0 && !replies[i].enhanced.empty()) first_failure = replies[i].enhanced;
+    } else {
+      queued.push_back(locals[i]);  // lmtpd busy or down: the runner retries
+    }
+  }
+  if (queued.empty() && failed == recipients_.size()) {
+    ResetTransaction();
+    ctx_.metrics.messages.Add({{"result", "rejected"}}).Increment();
+    co_return co_await Reply(554, first_failure, "Delivery failed permanently");
+  }
+  if (failed > 0) {
+    // Accepted for the others; these need a bounce (DSN), which is not built yet.
+    ctx_.metrics.recipients.Add({{"result", "failed_after_data"}}).Increment(static_cast<double>(failed));
+    log::Warn("recipients failed after DATA, no bounce sent", {{"client", peer_}, {"count", std::to_string(failed)}});
+  }
+  std::string queue_id;
+  if (!queued.empty()) {
+    v1::EnqueueRequest req;
+    req.set_sender(sender);
+    req.set_envid(mail_params_.envid);
+    req.set_ret(mail_params_.ret);
+    req.set_smtputf8(utf8);
+    req.set_body(mail_params_.body);
+    req.set_client_ip(peer_);
+    req.set_helo(smtp::SanitizeReplyText(helo_));
+    req.set_auth_user(auth_user_);
+    for (const Recipient* r : queued) {
+      auto* q = req.add_recipients();
+      q->set_address(r->address);
+      q->set_route(r->local ? v1::ROUTE_LOCAL : v1::ROUTE_REMOTE);
+      q->set_notify(r->dsn.notify);
+      q->set_orcpt(r->dsn.orcpt);
+    }
+    auto id = co_await EnqueueMessage(ctx_.queue, std::move(req), message);
+    if (!id) {
+      ResetTransaction();
+      Count("queue");
+      ctx_.metrics.messages.Add({{"result", "deferred"}}).Increment();
+      log::Warn("enqueue failed", {{"client", peer_}, {"error", id.error().message}});
+      co_return co_await Reply(451, "4.3.0", "Queue unavailable, try again later");
+    }
+    queue_id = *id;
+  }
   ResetTransaction();
-  const bool all_ok = std::all_of(replies.begin(), replies.end(), [](const auto& r) { return r.code == 250; });
-  const bool all_permanent =
-      std::all_of(replies.begin(), replies.end(), [](const auto& r) { return r.code >= 500; });
-  if (all_ok) {
+  if (queue_id.empty()) {
     ctx_.metrics.messages.Add({{"result", "delivered"}}).Increment();
     co_return co_await Reply(250, "2.0.0", "Ok: delivered");
   }
-  if (all_permanent) {
-    ctx_.metrics.messages.Add({{"result", "rejected"}}).Increment();
-    const auto& r = replies.front();
-    co_return co_await Reply(554, r.enhanced.empty() ? "5.0.0" : r.enhanced, "Delivery failed permanently");
-  }
-  // Some recipients are not (yet) delivered and there is no queue to keep the
-  // message: the sender retries (a recipient already delivered may get it twice).
-  ctx_.metrics.messages.Add({{"result", "deferred"}}).Increment();
-  log::Warn("delivery deferred", {{"client", peer_}});
-  co_return co_await Reply(451, "4.3.0", "Local delivery did not complete, try again later");
+  ctx_.metrics.messages.Add({{"result", delivered > 0 ? "delivered_and_queued" : "queued"}}).Increment();
+  log::Info("queued", {{"client", peer_}, {"queue_id", queue_id}});
+  co_return co_await Reply(250, "2.0.0", "Ok: queued as " + queue_id);
 }
 
 asio::awaitable<void> RunSession(ServerContext& ctx, asio::ip::tcp::socket socket, std::string peer_ip, PortKind kind) {

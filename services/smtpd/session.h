@@ -6,13 +6,16 @@
 //   VRFY (252), EXPN (502), ETRN (458), HELP, QUIT. Every RCPT goes through
 //   lib/smtp/relay_policy.h with the session's grants (trusted network, AUTH,
 //   POP-before-SMTP record, verified client certificate); local recipients must
-//   exist in the directory (550 5.1.1). After the message it goes to lmtpd
-//   (lmtp_handoff.h) with a Received: header in front. AUTH itself is auth.cc.
+//   exist in the directory (550 5.1.1). After the message, with a Received:
+//   header in front, local recipients go to lmtpd (lmtp_handoff.h) at once;
+//   remote recipients, and local ones lmtpd could not take now (4xx, down),
+//   go into the durable queue (queue.h). AUTH itself is auth.cc.
 // NEVER
-//   Never answers 250 after DATA unless lmtpd answered 250 (after its commit)
-//   for every recipient: anything else is a 4xx (the sender retries; a
-//   recipient already delivered may get a duplicate, never a loss) or, when
-//   every recipient failed permanently, a 5xx. Never accepts a recipient the
+//   Never answers 250 after DATA unless every recipient is delivered (lmtpd's
+//   250, after its commit) or durably queued (blob stored, Enqueue committed);
+//   anything else is a 4xx (the sender retries; a recipient already delivered
+//   may get a duplicate, never a loss) or, when every recipient failed
+//   permanently, a 5xx. Never accepts a recipient the
 //   relay policy refuses. Never offers or accepts AUTH in plaintext outside
 //   the trusted networks (unless smtp.allow_plaintext_auth). Never lets bytes
 //   read before STARTTLS count after it.
@@ -40,6 +43,7 @@
 #include "lib/smtp/reply.h"
 #include "storage/api/directory.h"
 #include "storage/api/ephemeral.h"
+#include "services/smtpd/queue.h"
 
 namespace columba::smtpd {
 
@@ -63,7 +67,7 @@ struct SmtpConfig {
   uint32_t max_connections_per_ip = 20;     // per replica; trusted networks exempt; 0 = none
   std::chrono::milliseconds idle_timeout{300'000};
   std::chrono::milliseconds proxy_timeout{10'000};  // for the PROXY header from a load balancer
-  std::vector<std::string> relay_domains;   // accepted from anyone and passed on (not yet: 451)
+  std::vector<std::string> relay_domains;   // accepted from anyone and queued for the outbound relay
   std::vector<std::string> auth_mechanisms{"PLAIN", "LOGIN", "SCRAM-SHA-256"};
   bool allow_plaintext_auth = false;        // AUTH without TLS from outside trusted networks
   bool allow_plain_passwords = false;       // {PLAIN} directory entries count (and so CRAM-MD5 works)
@@ -99,6 +103,7 @@ struct ServerContext {
   std::shared_ptr<storage::Ephemeral> ephemeral;  // POP-before-SMTP records; may be null
   net::BlockingPool& pool;       // directory and Redis calls
   net::BlockingPool& hash_pool;  // password hashing
+  QueueContext& queue;           // blob store + metad's queue: remote and deferred recipients
   SmtpMetrics& metrics;
   net::ServiceRuntime& runtime;
 };

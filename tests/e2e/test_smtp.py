@@ -6,10 +6,11 @@ and a raw client against smtpd on the MX port, handing local mail to a real lmtp
 Checked: EHLO's extensions; a message to a local user reaches the mailstore (with a
 Received: header) only after 250; an unknown user is 550 5.1.1 at RCPT; from outside,
 a remote recipient and every relay trick get 554 5.7.1 and nothing is stored; from a
-trusted network a remote recipient is 451 (no outbound queue yet: nothing accepted
-that could not be kept); SIZE over the limit is 552 5.3.4 at MAIL; a command line
-over 1000 octets is 500 5.5.2 and the session goes on; lmtpd stopped means 451 after
-DATA and nothing stored, and the retry after it is back delivers.
+trusted network a remote recipient is accepted and the message is in `columbactl queue
+list` before the 250 (with its DSN parameters); SIZE over the limit is 552 5.3.4 at
+MAIL; a command line over 1000 octets is 500 5.5.2 and the session goes on; lmtpd
+stopped mid-session means 250 "queued", nothing in the mailbox yet, and the message
+delivered exactly once by the queue runner when lmtpd is back.
 """
 import smtplib
 import socket
@@ -104,12 +105,23 @@ class Smtp(unittest.TestCase):
         self.assertEqual(r.reply(), ["250 2.0.0 Ok: delivered"])
         self.assertEqual(len(self.stack.messages(self.bob)), before + 1)
 
-    def test_trusted_network_relay_waits_for_the_queue(self):
+    def test_trusted_network_relay_goes_into_the_queue(self):
         with smtplib.SMTP("127.0.0.1", self.smtpd.port) as s:
             s.ehlo("client.example")
-            s.mail("alice@example.org")
-            code, text = s.rcpt("carol@elsewhere.example")
-            self.assertEqual(code, 451, text)
+            s.mail("alice@example.org", ["RET=HDRS", "ENVID=env+2B1"])
+            code, text = s.rcpt("carol@elsewhere.example", ["NOTIFY=FAILURE", "ORCPT=rfc822;carol@elsewhere.example"])
+            self.assertEqual(code, 250, text)
+            code, text = s.data(MSG)
+            self.assertEqual(code, 250, text)
+            self.assertTrue(text.startswith(b"2.0.0 Ok: queued as "), text)
+            queue_id = text.split()[-1].decode()
+        rows = [r for r in self.stack.queue() if r["id"] == queue_id]
+        self.assertEqual(len(rows), 1, self.stack.queue())
+        self.assertEqual(rows[0]["sender"], "<alice@example.org>")
+        self.assertIn("carol@elsewhere.example", rows[0]["recipients"])
+        show = self.stack.ctl("queue", "show", queue_id)
+        for expected in ("env+1", "HDRS", "FAILURE", "rfc822;carol@elsewhere.example", "remote"):
+            self.assertIn(expected, show)
 
     def test_limits(self):
         with smtplib.SMTP("127.0.0.1", self.smtpd.port) as s:
@@ -165,19 +177,32 @@ class Smtp(unittest.TestCase):
         time.sleep(2.3)
         self.assertEqual(t.cmd("NOOP"), ["421 4.4.2 mx.test session too long, closing connection"])
 
-    def test_lmtpd_down_means_451_and_nothing_stored(self):
+    def test_lmtpd_down_mid_session_queues_and_delivers_when_back(self):
         before = len(self.stack.messages(self.bob))
-        self.lmtpd.stop()
-        try:
-            with smtplib.SMTP("127.0.0.1", self.smtpd.port) as s:
-                with self.assertRaises(smtplib.SMTPDataError) as e:
-                    s.sendmail("alice@example.org", [self.bob], MSG)
-                self.assertEqual(e.exception.smtp_code, 451)
-            self.assertEqual(len(self.stack.messages(self.bob)), before)
-        finally:
-            self.lmtpd.start()
         with smtplib.SMTP("127.0.0.1", self.smtpd.port) as s:
-            self.assertEqual(s.sendmail("alice@example.org", [self.bob], MSG), {})
+            s.ehlo("client.example")
+            s.mail("alice@example.org")
+            self.assertEqual(s.rcpt(self.bob)[0], 250)
+            self.lmtpd.stop()  # after RCPT, before DATA
+            try:
+                code, text = s.data(MSG)
+                self.assertEqual(code, 250, text)
+                self.assertTrue(text.startswith(b"2.0.0 Ok: queued as "), text)
+                queue_id = text.split()[-1].decode()
+                self.assertEqual(len(self.stack.messages(self.bob)), before)
+                self.assertIn(queue_id, [r["id"] for r in self.stack.queue()])
+            finally:
+                self.lmtpd.start()
+        deadline = time.time() + 30
+        while time.time() < deadline and len(self.stack.messages(self.bob)) == before:
+            time.sleep(0.2)
+        self.assertEqual(len(self.stack.messages(self.bob)), before + 1)
+        body = self.stack.message_bytes(self.bob, self.stack.messages(self.bob)[-1]["uid"])
+        self.assertTrue(body.endswith(MSG))
+        while time.time() < deadline and queue_id in [r["id"] for r in self.stack.queue()]:
+            time.sleep(0.2)
+        self.assertNotIn(queue_id, [r["id"] for r in self.stack.queue()])
+        time.sleep(1)  # delivered exactly once: nothing else arrives
         self.assertEqual(len(self.stack.messages(self.bob)), before + 1)
 
 

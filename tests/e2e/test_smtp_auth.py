@@ -6,9 +6,8 @@ login, a client certificate from the configured CA, the PROXY protocol from a
 load-balancer network, SMTP smuggling, BDAT, SMTPUTF8, DSN parameters and ETRN.
 
 127.0.0.1 is the trusted network; 127.0.0.2 and 127.0.0.3 are outside clients.
-A recipient the relay policy accepts for another domain is still answered 451 4.3.2
-until the outbound queue is wired in; a refused one is 554 5.7.1. The tests tell
-"relaying allowed" from "refused" by exactly that difference.
+A recipient the relay policy accepts for another domain is answered 250 (the
+message then goes into the durable queue); a refused one is 554 5.7.1.
 """
 import base64
 import os
@@ -25,7 +24,7 @@ from pylib.stack import Stack
 
 MSG = (b"From: Bob <bob@example.org>\r\nTo: Carol\r\nSubject: submitted\r\n"
        b"Message-ID: <a1@example.org>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n")
-ALLOWED = 451  # relaying allowed by policy; no queue yet (see module doc)
+ALLOWED = 250  # relaying allowed by policy (see module doc)
 
 
 def openssl(*args, cwd):
@@ -259,11 +258,20 @@ class SmtpAuth(unittest.TestCase):
         self.assertEqual(r.cmd("MAIL FROM:<x@client.example>")[0][:3], "250")
         return int(r.cmd("RCPT TO:<far@elsewhere.example>")[0][:3])
 
-    def test_authenticated_users_may_relay(self):
+    def test_authenticated_submission_to_a_remote_address_lands_in_the_queue(self):
         s = self.submit("127.0.0.2")
         s.login(self.bob, "bob-pw")
         s.mail(self.bob)
         self.assertEqual(s.rcpt("far@elsewhere.example")[0], ALLOWED)
+        code, text = s.data(MSG)
+        self.assertEqual(code, 250, text)
+        queue_id = text.split()[-1].decode()
+        row = [r for r in self.stack.queue() if r["id"] == queue_id]
+        self.assertEqual(len(row), 1)
+        self.assertEqual(row[0]["sender"], f"<{self.bob}>")
+        show = self.stack.ctl("queue", "show", queue_id)
+        self.assertIn(self.bob, show)  # the authenticated user is kept with the message
+        self.assertIn("127.0.0.2", show)
 
     def test_pop_before_smtp_opens_relaying_for_that_address_only(self):
         imapd = self.stack.start_imapd(name="imapd_pbs", imap__pop_before_smtp_ttl="3s",

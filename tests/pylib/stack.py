@@ -264,7 +264,8 @@ class Stack:
         return svc
 
     def start_smtpd(self, lmtpd, name="smtpd", wait=True, tls=None, **extra):
-        """smtpd handing local mail to `lmtpd`: the MX port (svc.port) and the submission
+        """smtpd handing local mail to `lmtpd` (and queueing through the first metad):
+        the MX port (svc.port) and the submission
         port (svc.submission_port, STARTTLS when tls is set) on free ports. tls:
         (cert_file, key_file) also enables the implicit-TLS port (svc.submissions_port).
         Redis is this stack's (POP-before-SMTP records, login penalties).
@@ -273,7 +274,10 @@ class Stack:
         cfg = {"service": {"metrics_listen": f"127.0.0.1:{http_port}", "drain_timeout": "5s"},
                "smtp": {"listen": f"127.0.0.1:{port}", "hostname": "mx.test",
                         "submission_listen": f"127.0.0.1:{sub_port}", "submissions_listen": "''",
-                        "lmtp_address": f"127.0.0.1:{lmtpd.port}"},
+                        "lmtp_address": f"127.0.0.1:{lmtpd.port}",
+                        # The queue runner retries quickly here (defaults: 5s, 60s).
+                        "queue_interval": "300ms", "queue_retry_base": "1s"},
+               "metad": {"address": f"127.0.0.1:{self.metad_port}", "deadline": "5s"},
                "redis": {"uri": self.env["COLUMBA_REDIS_URI"], "key_prefix": f"\"{self.redis_prefix}\""}}
         subs_port = None
         if tls:
@@ -306,6 +310,18 @@ class Stack:
         svc.port = port
         svc.tls_port = tls_port
         return svc
+
+    def queue(self):
+        """[{id, sender, recipients, next, error}] from `columbactl queue list`."""
+        out = self.ctl("queue", "list")
+        rows = []
+        for line in out.splitlines()[1:]:
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                rows.append({"id": parts[0], "sender": parts[1], "recipients": parts[2],
+                             "next": parts[3] if len(parts) > 3 else "",
+                             "error": parts[4] if len(parts) > 4 else ""})
+        return rows
 
     def messages(self, address, mailbox="INBOX"):
         """[(uid, size, flags, blob, subject, modseq)] through metad (columbactl message list)."""
