@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import smtplib
+import ssl
 import subprocess
 import tempfile
 import unittest
@@ -88,15 +89,35 @@ class LocalStack(unittest.TestCase):
                                         b"Subject: quick start\r\n\r\nhello\r\n"), {})
         listing = self.run_script("deploy/local/ctl", "message", "list", "x@example.test").stdout
         self.assertIn("quick start", listing)
-        # And over SMTP (the MX port): the message reaches the same INBOX.
-        with smtplib.SMTP("127.0.0.1", self.smtp_port) as s:
-            self.assertEqual(s.sendmail("a@example.org", ["x@example.test"],
-                                        b"Subject: over smtp\r\n\r\nhello\r\n"), {})
+        # And over SMTP: swaks from an outside address (127.0.0.2) to the MX port; the
+        # message reaches the same INBOX.
+        swaks = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(self.smtp_port),
+                                "--local-interface", "127.0.0.2", "--from", "a@example.org",
+                                "--to", "x@example.test", "--header", "Subject: over smtp"],
+                               capture_output=True, text=True, timeout=60)
+        self.assertEqual(swaks.returncode, 0, swaks.stdout + swaks.stderr)
         self.assertIn("over smtp", self.run_script("deploy/local/ctl", "message", "list", "x@example.test").stdout)
+        # From outside, relaying is refused...
+        with smtplib.SMTP("127.0.0.1", self.smtp_port, source_address=("127.0.0.2", 0)) as s:
+            s.ehlo("outside.example")
+            s.mail("a@example.org")
+            self.assertEqual(s.rcpt("victim@elsewhere.example")[0], 554)
+        # ...and an authenticated submission (STARTTLS on the submission port) to a
+        # remote address lands in the queue.
+        tls = ssl.create_default_context()
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", self.submission_port, source_address=("127.0.0.2", 0)) as s:
+            s.starttls(context=tls)
+            s.login("x@example.test", "p")
+            self.assertEqual(s.sendmail("x@example.test", ["friend@elsewhere.example"],
+                                        b"Subject: to the world\r\n\r\nhello\r\n"), {})
+        queue = self.run_script("deploy/local/ctl", "queue", "list").stdout
+        self.assertIn("friend@elsewhere.example", queue)
+        self.assertIn("<x@example.test>", queue)
         with imaplib.IMAP4("127.0.0.1", self.imap_port) as imap:
             imap.login("x@example.test", "p")
             typ, data = imap.select("INBOX")
-            self.assertEqual((typ, data), ("OK", [b"2"]))
+            self.assertEqual((typ, data), ("OK", [b"2"]))  # the LMTP and the SMTP message
             typ, data = imap.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
             self.assertIn(b"quick start", data[0][1])
 
