@@ -1,4 +1,5 @@
-// fuzz_command.cc - libFuzzer target for ParseCommand, Path::Address and replies.
+// fuzz_command.cc - libFuzzer target for ParseCommand, Path::Address, the ESMTP
+// parameter checks (esmtp_params.h) and replies.
 //
 // Checks invariants, abort()ing on a violation: an error always carries a
 // well-formed "CODE ENHANCED text" reply (500/501, class 5) that formats to one line;
@@ -11,6 +12,7 @@
 #include <string_view>
 
 #include "lib/smtp/command.h"
+#include "lib/smtp/esmtp_params.h"
 #include "lib/smtp/reply.h"
 
 using namespace columba::smtp;
@@ -63,6 +65,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(again->path.source_route.empty());
     if (!path.domain.empty() && !path.address_literal) Check(IsValidDomain(path.domain, true));
     if (path.address_literal) Check(IsValidAddressLiteral(path.domain));
+  }
+  // The ESMTP parameter checks (esmtp_params.h): every refusal is a well-formed
+  // reply; what is accepted stays within the RFC 3461 limits.
+  if (cmd->verb == Verb::kMail) {
+    MailParamOptions o;
+    o.max_size = 1000;
+    o.smtputf8 = o.dsn = o.auth = o.binarymime = true;
+    auto mp = ParseMailParams(*cmd, o);
+    if (!mp) {
+      Check(IsEnhancedCode(mp.error().reply.enhanced) && OneLine(FormatReply(mp.error().reply)));
+    } else {
+      Check(mp->envid.size() <= 100 && (mp->ret.empty() || mp->ret == "FULL" || mp->ret == "HDRS"));
+      Check(!mp->size || *mp->size <= 1000);
+    }
+  }
+  if (cmd->verb == Verb::kRcpt) {
+    auto rp = ParseRcptParams(*cmd, true);
+    if (!rp) Check(IsEnhancedCode(rp.error().reply.enhanced) && OneLine(FormatReply(rp.error().reply)));
+    else Check(rp->orcpt.size() <= 540 && rp->notify.find(' ') == std::string::npos);
   }
   // Echoing anything parsed back in a reply stays one line.
   Check(OneLine(FormatReply(250, "2.0.0", cmd->arg)));
