@@ -328,6 +328,42 @@ class SmtpAuth(unittest.TestCase):
         self.assertEqual(r.cmd("PROXY TCP4 127.0.0.1 127.0.0.1 1 25")[0][:3], "500")
 
 
+class SmtpWithoutRedis(unittest.TestCase):
+    """Redis unreachable: POP-before-SMTP fails closed (no relaying on doubt), login
+    penalties fail open (AUTH still works), local mail still flows, and both are
+    counted in columba_smtpd_errors_total{kind="redis"}."""
+
+    def test_redis_down(self):
+        st = Stack("smtpnoredis")
+        try:
+            st.start_metad()
+            lmtpd = st.start_lmtpd()
+            dead = socket.socket()
+            dead.bind(("127.0.0.1", 0))
+            port = dead.getsockname()[1]
+            dead.close()
+            smtpd = st.start_smtpd(lmtpd, redis__uri=f"redis://127.0.0.1:{port}", redis__timeout="100ms",
+                                   smtp__auth_failure_delay="10ms", smtp__allow_plaintext_auth="true")
+            bob = st.add_user("bob", "bob-pw")
+            r = Raw(smtpd.port, "127.0.0.2")
+            self.addCleanup(r.close)
+            r.cmd("EHLO roaming.example")
+            r.cmd("MAIL FROM:<x@roaming.example>")
+            self.assertEqual(r.cmd("RCPT TO:<far@elsewhere.example>"), ["554 5.7.1 Relay access denied"])
+            self.assertEqual(r.cmd(f"RCPT TO:<{bob}>"), ["250 2.1.5 Ok"])
+            r.cmd("DATA")
+            r.send(MSG + b".\r\n")
+            self.assertEqual(r.reply(), ["250 2.0.0 Ok: delivered"])
+            s = smtplib.SMTP("127.0.0.1", smtpd.submission_port, source_address=("127.0.0.2", 0), timeout=15)
+            self.addCleanup(s.close)
+            s.ehlo("roaming.example")
+            self.assertEqual(s.login(bob, "bob-pw")[0], 235)
+            _, metrics = smtpd.http("/metrics")
+            self.assertIn('columba_smtpd_errors_total{kind="redis"}', metrics)
+        finally:
+            st.close()
+
+
 class SmtpDialogue(unittest.TestCase):
     """The MX dialogue corners: smuggling, BDAT, SMTPUTF8, DSN, ETRN."""
 
