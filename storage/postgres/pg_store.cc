@@ -5,6 +5,8 @@
 // for each other instead of deadlocking.
 #include "storage/postgres/pg_store.h"
 
+#include "storage/postgres/pg_transaction.h"
+
 #include <pqxx/pqxx>
 
 #include <algorithm>
@@ -338,62 +340,16 @@ Result<std::string> UidSetCondition(const v1::UidSet& set) {
   return s + ")";
 }
 
+// The transaction discipline and error classification are pg_transaction.h's,
+// shared with pg_queue.cc.
 template <class T, class Fn>
 Result<T> PgStore::InTransaction(const char* what, Fn fn) {
-  for (int attempt = 0;; ++attempt) {
-    auto lease = pool_->Acquire();
-    auto conn = lease.Get();
-    if (!conn) return tl::unexpected(conn.error());
-    try {
-      work w(**conn);
-      Result<T> r = fn(w);
-      if (!r) return r;  // leaving scope rolls back: an error never commits anything
-      w.commit();
-      return r;
-    } catch (const pqxx::in_doubt_error& e) {
-      lease.Discard();
-      return Fail(ErrorKind::kUnavailable, fmt::format("{}: commit outcome unknown: {}", what, e.what()));
-    } catch (const pqxx::broken_connection& e) {
-      lease.Discard();
-      return Fail(ErrorKind::kUnavailable, fmt::format("{}: postgres connection lost", what));
-    } catch (const pqxx::serialization_failure&) {
-      if (attempt < 5) continue;
-      return Fail(ErrorKind::kUnavailable, fmt::format("{}: serialization failures, giving up", what));
-    } catch (const pqxx::deadlock_detected&) {
-      if (attempt < 5) continue;
-      return Fail(ErrorKind::kUnavailable, fmt::format("{}: deadlocks, giving up", what));
-    } catch (const pqxx::unique_violation& e) {
-      return Fail(ErrorKind::kAlreadyExists, fmt::format("{}: already exists", what));
-    } catch (const pqxx::check_violation& e) {
-      return Fail(ErrorKind::kLimitExceeded, fmt::format("{}: {}", what, e.what()));
-    } catch (const pqxx::sql_error& e) {
-      if (!(*conn)->is_open()) lease.Discard();
-      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
-    } catch (const std::exception& e) {
-      lease.Discard();
-      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
-    }
-  }
+  return RunTransaction<T>(*pool_, what, std::move(fn));
 }
 
 template <class T, class Fn>
 Result<T> PgStore::Read(const char* what, Fn fn) {
-  auto lease = pool_->Acquire();
-  auto conn = lease.Get();
-  if (!conn) return tl::unexpected(conn.error());
-  try {
-    pqxx::nontransaction n(**conn);
-    return fn(n);
-  } catch (const pqxx::broken_connection& e) {
-    lease.Discard();
-    return Fail(ErrorKind::kUnavailable, fmt::format("{}: postgres connection lost", what));
-  } catch (const pqxx::sql_error& e) {
-    if (!(*conn)->is_open()) lease.Discard();
-    return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
-  } catch (const std::exception& e) {
-    lease.Discard();
-    return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
-  }
+  return RunRead<T>(*pool_, what, std::move(fn));
 }
 
 Result<void> PgStore::Ping() {

@@ -10,8 +10,7 @@
 //   connection or a commit whose outcome is unknown is kUnavailable (the caller
 //   answers "try again later"); unique violations are kAlreadyExists, check
 //   violations kLimitExceeded, other SQL errors kInternal.
-//   (PgStore keeps its own copy of the same logic as private members; pg_queue.cc
-//   uses these. Folding PgStore onto them is a mechanical follow-up.)
+//   Used by PgStore (InTransaction/Read) and pg_queue.cc.
 // NEVER
 //   Returns a value for work that was not committed.
 #pragma once
