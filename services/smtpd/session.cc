@@ -68,6 +68,18 @@ std::string NormalizeLineEnds(std::string_view m) {
   return out;
 }
 
+// The directory key of an address: normalised, "+detail" dropped (RFC 5233
+// sub-addressing, as lmtpd's recipient_delimiter). nullopt when malformed.
+std::optional<std::string> BaseAddress(const std::string& address) {
+  auto normalized = storage::NormalizeAsciiAddress(address);
+  if (!normalized) return std::nullopt;
+  std::string base = *normalized;
+  auto at = base.find('@');
+  if (auto plus = base.find('+'); plus != std::string::npos && plus < at && plus > 0)
+    base = base.substr(0, plus) + base.substr(at);
+  return base;
+}
+
 const char* PortName(PortKind k) {
   switch (k) {
     case PortKind::kMx: return "mx";
@@ -315,13 +327,9 @@ asio::awaitable<bool> Session::Mail(const smtp::Command& c) {
 }
 
 asio::awaitable<Result<bool>> Session::OwnsAddress(const std::string& address) {
-  auto normalized = storage::NormalizeAsciiAddress(address);
-  if (!normalized) co_return false;
-  std::string base = *normalized;
-  auto at = base.find('@');
-  if (auto plus = base.find('+'); plus != std::string::npos && plus < at && plus > 0)
-    base = base.substr(0, plus) + base.substr(at);
-  auto found = co_await ctx_.pool.Run([&]() { return ctx_.directory.Lookup(base); });
+  auto base = BaseAddress(address);
+  if (!base) co_return false;
+  auto found = co_await ctx_.pool.Run([&]() { return ctx_.directory.Lookup(*base); });
   if (!found) co_return tl::unexpected(found.error());
   co_return found->has_value() && (*found)->address == auth_user_;
 }
@@ -405,13 +413,9 @@ asio::awaitable<bool> Session::Rcpt(const smtp::Command& c) {
 // The address lmtpd should be given for a local recipient (its own, an alias,
 // or local+detail), or nullopt when no enabled account answers to it.
 asio::awaitable<Result<std::optional<std::string>>> Session::LookupLocal(const std::string& address) {
-  auto normalized = storage::NormalizeAsciiAddress(address);
-  if (!normalized) co_return std::optional<std::string>();
-  std::string base = *normalized;
-  auto at = base.find('@');
-  if (auto plus = base.find('+'); plus != std::string::npos && plus < at && plus > 0)
-    base = base.substr(0, plus) + base.substr(at);
-  auto found = co_await ctx_.pool.Run([&]() { return ctx_.directory.Lookup(base); });
+  auto base = BaseAddress(address);
+  if (!base) co_return std::optional<std::string>();
+  auto found = co_await ctx_.pool.Run([&]() { return ctx_.directory.Lookup(*base); });
   if (!found) co_return tl::unexpected(found.error());
   if (!found->has_value() || !(*found)->enabled) co_return std::optional<std::string>();
   co_return std::optional<std::string>(address);

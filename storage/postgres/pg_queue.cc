@@ -125,20 +125,6 @@ std::string CleanError(std::string_view in) {
   return out;
 }
 
-// A PostgreSQL array literal of text, each element double-quoted.
-std::string TextArray(const std::vector<std::string>& items) {
-  std::string s = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) s += ',';
-    s += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') s += '\\';
-      s += c;
-    }
-    s += '"';
-  }
-  return s + "}";
-}
 
 template <class Int>
 std::string NumberArray(const std::vector<Int>& items) {
@@ -304,7 +290,7 @@ Result<v1::EnqueueResponse> PgQueue::Enqueue(const v1::EnqueueRequest& in) {
         " SELECT $1, t.a, t.r, t.n, t.o, now() + make_interval(secs => $6)"
         " FROM unnest($2::text[], $3::smallint[], $4::text[], $5::text[]) WITH ORDINALITY AS t(a, r, n, o, i)"
         " ORDER BY t.i",
-        id, TextArray(addresses), NumberArray(routes), TextArray(notifies), TextArray(orcpts),
+        id, TextArrayLiteral(addresses), NumberArray(routes), TextArrayLiteral(notifies), TextArrayLiteral(orcpts),
         static_cast<int>(r.retry_after_seconds()));
     v1::EnqueueResponse resp;
     resp.set_queue_id(id);
@@ -451,7 +437,7 @@ Result<v1::CompleteResponse> PgQueue::Complete(const v1::CompleteRequest& r) {
         "  leased_by = '', lease_until = NULL, updated_at = clock_timestamp()"
         " FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[]) AS t(k, o, e, d)"
         " WHERE q.recipient_id = t.k",
-        NumberArray(keys), NumberArray(outcomes), TextArray(errors), NumberArray(delays));
+        NumberArray(keys), NumberArray(outcomes), TextArrayLiteral(errors), NumberArray(delays));
     auto pending = w.exec_params("SELECT count(*) FROM queue_recipients WHERE queue_id = $1 AND state IN (1, 2)",
                                  r.queue_id())[0][0]
                        .as<uint32_t>();

@@ -108,20 +108,6 @@ Result<std::vector<std::string>> CheckKeywords(const google::protobuf::RepeatedP
   return out;
 }
 
-// A text[] literal; keywords were checked to be atoms, but quote anyway.
-std::string ArrayLiteral(const std::vector<std::string>& items) {
-  std::string s = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) s += ',';
-    s += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') s += '\\';
-      s += c;
-    }
-    s += '"';
-  }
-  return s + "}";
-}
 
 std::vector<std::string> ParseArray(const pqxx::field& f) {
   std::vector<std::string> out;
@@ -665,7 +651,7 @@ Result<v1::AppendResponse> PgStore::Append(const v1::AppendRequest& r) {
       auto res = n.exec_prepared(
           "columba_append", r.account_id(), r.target_case() == v1::AppendRequest::kMailboxId ? r.mailbox_id() : 0,
           target, r.fallback_to_inbox(), static_cast<int64_t>(r.size()), static_cast<int>(r.flags() & 31),
-          ArrayLiteral(*keywords), r.internal_date_unix(), r.blob_id(), pqxx::binarystring(parsed), p.subject(),
+          TextArrayLiteral(*keywords), r.internal_date_unix(), r.blob_id(), pqxx::binarystring(parsed), p.subject(),
           p.from(), p.to(), p.cc(), p.bcc(), p.message_id(), p.sent_unix(), SearchableText(p.headers()),
           p.body_text());
       v1::AppendResponse resp;
@@ -737,7 +723,7 @@ Result<v1::StoreFlagsResponse> PgStore::StoreFlags(const v1::StoreFlagsRequest& 
   auto kw = CheckKeywords(r.keywords());
   if (!kw) return tl::unexpected(kw.error());
   int f = static_cast<int>(r.flags() & 31);
-  std::string kwlit = ArrayLiteral(*kw);
+  std::string kwlit = TextArrayLiteral(*kw);
   std::string new_flags, new_kw;
   // Keyword arrays are kept sorted bytewise (COLLATE "C", the order CheckKeywords
   // uses), so "did anything change" is an array comparison. Fixed in pg_store_test

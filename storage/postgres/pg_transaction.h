@@ -17,12 +17,31 @@
 
 #include <pqxx/pqxx>
 
+#include <string>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "lib/base/result.h"
 #include "storage/postgres/pg_store.h"
 
 namespace columba::pg {
+
+// A PostgreSQL text[] literal, every element double-quoted and escaped (for
+// `$1::text[]` parameters).
+inline std::string TextArrayLiteral(const std::vector<std::string>& items) {
+  std::string s = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) s += ',';
+    s += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') s += '\\';
+      s += c;
+    }
+    s += '"';
+  }
+  return s + "}";
+}
 
 template <class T, class Fn>
 Result<T> RunTransaction(ConnectionPool& pool, const char* what, Fn fn) {
