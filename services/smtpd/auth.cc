@@ -47,8 +47,8 @@ asio::awaitable<std::optional<std::string>> Session::SaslRound(std::string chall
     quit_ = true;
     co_return std::nullopt;
   }
-  ArmIdleTimer();
   net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_auth_line);
+  Touch();
   if (line.eof) {
     quit_ = true;
     co_return std::nullopt;

@@ -100,10 +100,20 @@ void Session::CountRcpt(std::string_view result) {
   ctx_.metrics.recipients.Add({{"result", std::string(result)}}).Increment();
 }
 
-void Session::ArmIdleTimer() {
-  idle_.expires_after(ctx_.cfg.idle_timeout);
+// One timer per session, not one per line: reads only note the time
+// (Touch); the timer re-arms itself until the client has really been silent
+// for idle_timeout while the session waited for it (not while smtpd worked).
+void Session::Touch() { last_activity_ = std::chrono::steady_clock::now(); }
+
+void Session::WatchIdle() {
   idle_.async_wait([this](asio::error_code ec) {
     if (ec) return;
+    auto due = last_activity_ + ctx_.cfg.idle_timeout;
+    if (busy_ || std::chrono::steady_clock::now() < due) {
+      idle_.expires_at(busy_ ? std::chrono::steady_clock::now() + ctx_.cfg.idle_timeout : due);
+      WatchIdle();
+      return;
+    }
     timed_out_ = true;
     stream_.cancel();
   });
@@ -174,12 +184,15 @@ asio::awaitable<bool> Session::UpgradeToTls() {
 }
 
 asio::awaitable<void> Session::Run() {
+  Touch();
+  idle_.expires_after(ctx_.cfg.idle_timeout);
+  WatchIdle();
   if (kind_ == PortKind::kSubmissions && !co_await UpgradeToTls()) co_return;
   if (!co_await Reply(220, "", ctx_.cfg.hostname + " ESMTP Columba")) co_return;
   while (!quit_) {
-    ArmIdleTimer();
     // RFC 5321 4.5.3.1.4: 512 octets per command line; 1000 tolerated as for text.
     net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_line - 2);
+    Touch();
     if (line.eof) {
       if (timed_out_) co_await Reply(421, "4.4.2", ctx_.cfg.hostname + " idle timeout, closing connection");
       break;
@@ -427,13 +440,12 @@ asio::awaitable<bool> Session::Data() {
   if (!co_await Reply(354, "", "End data with <CR><LF>.<CR><LF>")) co_return false;
   smtp::DataReader data(ctx_.cfg.max_message_size);
   for (;;) {
-    ArmIdleTimer();
     net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_line - 2);
+    Touch();
     if (line.eof) co_return false;  // nothing acknowledged: the client retries
     auto st = line.too_long ? data.FeedTooLong(line.bare_lf) : data.Feed(line.text, line.bare_lf);
     if (st == smtp::DataReader::Status::kDone) break;
   }
-  idle_.cancel();
   ++messages_;  // every message that reached the end of DATA counts, whatever became of it
   if (data.over_size()) {
     ResetTransaction();
@@ -455,6 +467,7 @@ asio::awaitable<bool> Session::Bdat(const smtp::Command& c) {
   uint64_t size = c.chunk_size;
   const bool keep = mail_from_ && !recipients_.empty() && !bdat_over_size_;
   bool ok = co_await reader_.ReadExact(size, [&](std::string_view piece) {
+    Touch();
     if (!keep || bdat_over_size_) return;
     if (bdat_body_.size() + piece.size() > ctx_.cfg.max_message_size) {
       bdat_over_size_ = true;
@@ -486,6 +499,14 @@ asio::awaitable<bool> Session::Bdat(const smtp::Command& c) {
 
 // The end of a message (DATA or BDAT LAST): line ends, Received:, delivery.
 asio::awaitable<bool> Session::Finish(std::string body, bool had_bare_lf) {
+  busy_ = true;  // delivering: the client waits for us, it is not idle
+  bool ok = co_await Deliver(std::move(body), had_bare_lf);
+  busy_ = false;
+  Touch();
+  co_return ok;
+}
+
+asio::awaitable<bool> Session::Deliver(std::string body, bool had_bare_lf) {
   // SMTP smuggling defence: the message already ended only at <CRLF>.<CRLF>
   // (DATA) or at its declared length (BDAT); bare CR/LF left inside are
   // normalised to CRLF or, when configured, the message is refused.

@@ -125,7 +125,8 @@ class Session {
 
   void Count(const char* kind);
   void CountRcpt(std::string_view result);
-  void ArmIdleTimer();
+  void Touch();
+  void WatchIdle();
   asio::awaitable<bool> Send(std::string text);
   asio::awaitable<bool> Reply(int code, std::string_view enhanced, std::string_view text);
   asio::awaitable<bool> Error(int code, std::string_view enhanced, std::string_view text);
@@ -148,6 +149,7 @@ class Session {
   asio::awaitable<bool> Data();
   asio::awaitable<bool> Bdat(const smtp::Command& c);
   asio::awaitable<bool> Finish(std::string body, bool had_bare_lf);
+  asio::awaitable<bool> Deliver(std::string body, bool had_bare_lf);
   asio::awaitable<Result<bool>> PopBeforeSmtp();
   asio::awaitable<Result<std::optional<std::string>>> LookupLocal(const std::string& address);
   asio::awaitable<Result<bool>> OwnsAddress(const std::string& address);
@@ -163,6 +165,8 @@ class Session {
   bool esmtp_ = false;
   bool quit_ = false;
   bool timed_out_ = false;
+  bool busy_ = false;  // delivering after the message: not idle
+  std::chrono::steady_clock::time_point last_activity_;
   int errors_ = 0;
   size_t messages_ = 0;  // ended DATA in this session
   size_t commands_ = 0;  // in the current transaction

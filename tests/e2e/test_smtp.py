@@ -177,6 +177,29 @@ class Smtp(unittest.TestCase):
         time.sleep(2.3)
         self.assertEqual(t.cmd("NOOP"), ["421 4.4.2 mx.test session too long, closing connection"])
 
+    def test_idle_timeout_cuts_silent_clients_only(self):
+        smtpd = self.stack.start_smtpd(self.lmtpd, name="smtpd_idle", smtp__idle_timeout="1s")
+        r = Raw(smtpd.port)
+        self.addCleanup(r.close)
+        r.cmd("EHLO client.example")
+        time.sleep(1.6)
+        self.assertEqual(r.reply(), ["421 4.4.2 mx.test idle timeout, closing connection"])
+        self.assertEqual(r.f.readline(), b"")  # and closed
+        # A client that keeps talking (slowly, for longer than the timeout) is not cut.
+        before = len(self.stack.messages(self.bob))
+        r = Raw(smtpd.port)
+        self.addCleanup(r.close)
+        r.cmd("EHLO client.example")
+        r.cmd("MAIL FROM:<a@example.org>")
+        r.cmd(f"RCPT TO:<{self.bob}>")
+        self.assertEqual(r.cmd("DATA")[0][:3], "354")
+        for i in range(5):
+            r.s.sendall(f"line {i}\r\n".encode())
+            time.sleep(0.4)
+        r.s.sendall(b".\r\n")
+        self.assertEqual(r.reply(), ["250 2.0.0 Ok: delivered"])
+        self.assertEqual(len(self.stack.messages(self.bob)), before + 1)
+
     def test_lmtpd_down_mid_session_queues_and_delivers_when_back(self):
         before = len(self.stack.messages(self.bob))
         with smtplib.SMTP("127.0.0.1", self.smtpd.port) as s:
