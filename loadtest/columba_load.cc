@@ -5,6 +5,8 @@
 // SYNOPSIS
 //   columba-load lmtp --target 127.0.0.1:2424 --sessions 8 --duration 20s
 //                     --size 10k --rcpt-pattern 'load%d@example.test' --rcpt-count 100 [--json]
+//   columba-load smtp --target 127.0.0.1:2525 --sessions 10 --message-size 10k
+//                     --user-pattern 'load%d@example.test' --user-count 20 [--messages-per-session 10]
 //
 // DESCRIPTION
 //   Runs N concurrent sessions of one scenario (the subcommand; see scenario.cc
@@ -90,6 +92,13 @@ int main(int argc, char** argv) {
                 options.scenario.c_str(), options.sessions, DescribeTarget(options).c_str(), stop.c_str(),
                 options.warmup.count() / 1000.0, DescribeSizes(options).c_str(), options.rcpts.size(),
                 options.rcpts_per_msg, options.rate > 0 ? fmt::format("{:g} msgs/s", options.rate).c_str() : "unlimited");
+    if (options.scenario == "lmtp" || options.scenario == "smtp") {
+      std::printf("  %s: pipelining %s, %s\n", options.scenario.c_str(),
+                  options.pipelining ? "when offered" : "off",
+                  options.messages_per_session > 0
+                      ? fmt::format("QUIT and reconnect every {} messages", options.messages_per_session).c_str()
+                      : "one connection per session");
+    }
     if (options.scenario.starts_with("imap")) {
       std::string mix;
       for (const auto& m : options.mix) mix += fmt::format("{}{}:{}", mix.empty() ? "" : ",", m.op, m.weight);

@@ -212,12 +212,15 @@ std::string UsageText() {
 
 Scenarios:
   lmtp         deliver messages over LMTP (LHLO, MAIL, RCPT..., DATA, per-recipient replies)
+  smtp         send messages over SMTP (EHLO, MAIL, RCPT..., DATA, one reply), to local
+               recipients; QUIT and reconnect every --messages-per-session messages
   imap         IMAP sessions: LOGIN, SELECT, then a weighted mix of commands (--mix)
   imap-idle    open --sessions IMAP connections (LOGIN, SELECT), hold them for --duration
   imap-notify  one session IDLEs; deliver by LMTP (--lmtp-target), time 250 -> "* n EXISTS"
 
 Target (loopback only unless --allow-remote; numeric addresses, never DNS):
-  --target HOST:PORT       default 127.0.0.1 and the scenario's port (lmtp: 2424, imap*: 2143)
+  --target HOST:PORT       default 127.0.0.1 and the scenario's port (lmtp: 2424, smtp: 2525,
+                           imap*: 2143)
   --unix PATH              connect to a unix socket instead
   --allow-remote           allow a non-loopback --target (a test host you own)
 
@@ -230,7 +233,7 @@ Load:
   --timeout D              per read/write; a stuck session reconnects (default 30s)
 
 Messages:
-  --size S                 message size in octets: 512, 10k, 1m (default 10k)
+  --size S                 message size in octets: 512, 10k, 1m (default 10k); also --message-size
   --size-dist LIST         e.g. 2k:50,10k:40,100k:10 (size:weight; replaces --size)
   --rcpt ADDR              a recipient (repeatable)
   --rcpt-pattern P         e.g. 'load%d@example.test' with --rcpt-count N -> load1..loadN
@@ -239,12 +242,16 @@ Messages:
   --from ADDR              envelope and header sender (default loadgen@example.test)
   --helo NAME              LHLO/EHLO name (default columba-load.example.test)
   --pipelining             send MAIL/RCPT/DATA in one write when the server offers PIPELINING
+                           (lmtp: off by default; smtp: on by default)
+  --no-pipelining          one command per write, waiting for each reply
+  --messages-per-session N lmtp/smtp: QUIT and reconnect after N messages; 0 = keep the
+                           connection (default: smtp 10, lmtp 0)
   --seed N                 seed for message content and size choice (default 1)
 
 IMAP (imap, imap-idle, imap-notify):
   --user ADDR              a login name (repeatable); session i logs in as user i mod count
   --user-pattern P         e.g. 'imap%d@example.test' with --user-count N -> imap1..imapN
-  --user-count N           (default 1)
+  --user-count N           (default 1); smtp: the recipients when no --rcpt* is given
   --password P             the password of every user (default x)
   --mailbox NAME           the mailbox to SELECT (default INBOX)
   --mix LIST               imap: OP:WEIGHT,... of fetch-flags fetch-envelope fetch-body store
@@ -277,6 +284,8 @@ Parsed<Options> ParseOptions(int argc, const char* const* argv) {
   bool have_target = false;
   bool have_size = false;
   bool have_dist = false;
+  std::optional<bool> pipelining;
+  bool have_messages_per_session = false;
 
   for (int i = 2; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -290,12 +299,17 @@ Parsed<Options> ParseOptions(int argc, const char* const* argv) {
       name = std::string(arg.substr(2));
     }
     // Boolean flags.
-    if (name == "json" || name == "allow-remote" || name == "pipelining" || name == "dry-run" || name == "idle") {
+    if (name == "json" || name == "allow-remote" || name == "pipelining" || name == "no-pipelining" ||
+        name == "dry-run" || name == "idle") {
       if (inline_value) return tl::unexpected("--" + name + " takes no value");
       if (name == "json") o.json = true;
       if (name == "dry-run") o.dry_run = true;
       if (name == "allow-remote") o.allow_remote = true;
-      if (name == "pipelining") o.pipelining = true;
+      if (name == "pipelining" || name == "no-pipelining") {
+        bool on = name == "pipelining";
+        if (pipelining && *pipelining != on) return tl::unexpected(std::string("use --pipelining or --no-pipelining, not both"));
+        pipelining = on;
+      }
       if (name == "idle") o.idle_hold = true;
       continue;
     }
@@ -344,9 +358,9 @@ Parsed<Options> ParseOptions(int argc, const char* const* argv) {
       auto v = ParseNumber(value);
       if (!v || *v > 1e7) return tl::unexpected(std::string("--rate must be a number of messages/s (0 = unlimited)"));
       o.rate = *v;
-    } else if (name == "size") {
+    } else if (name == "size" || name == "message-size") {
       auto s = ParseSize(value);
-      if (!s) return tl::unexpected("--size: " + s.error());
+      if (!s) return tl::unexpected("--" + name + ": " + s.error());
       o.sizes = {{*s, 1}};
       have_size = true;
     } else if (name == "size-dist") {
@@ -354,6 +368,11 @@ Parsed<Options> ParseOptions(int argc, const char* const* argv) {
       if (!d) return tl::unexpected("--size-dist: " + d.error());
       o.sizes = *d;
       have_dist = true;
+    } else if (name == "messages-per-session") {
+      auto v = int_in(0, 1'000'000);
+      if (!v) return tl::unexpected(v.error());
+      o.messages_per_session = static_cast<int>(*v);
+      have_messages_per_session = true;
     } else if (name == "rcpt") {
       if (value.empty() || value.find_first_of("<> \r\n") != std::string::npos || value.find('@') == std::string::npos) {
         return tl::unexpected("--rcpt '" + value + "' is not a plain address (local@domain)");
@@ -448,8 +467,17 @@ Parsed<Options> ParseOptions(int argc, const char* const* argv) {
       if (o.rcpts.empty()) o.rcpts = o.users;  // deliver to the user who IDLEs
     }
   }
+  bool smtp = o.scenario == "smtp";
+  if (smtp) {
+    // --user/--user-pattern name the local recipients, or --rcpt/--rcpt-pattern do; not both.
+    if (!o.rcpts.empty() && !o.users.empty()) return tl::unexpected(std::string("smtp: give --user* or --rcpt*, not both"));
+    if (o.rcpts.empty()) o.rcpts = o.users;
+    if (!have_messages_per_session) o.messages_per_session = 10;
+  }
+  o.pipelining = pipelining.value_or(smtp);
   if (o.rcpts.empty() && !imap) {
-    return tl::unexpected(std::string("no recipients: give --rcpt ADDR or --rcpt-pattern P --rcpt-count N"));
+    return tl::unexpected(std::string(smtp ? "no recipients: give --user-pattern P --user-count N, --rcpt ADDR or --rcpt-pattern P --rcpt-count N"
+                                           : "no recipients: give --rcpt ADDR or --rcpt-pattern P --rcpt-count N"));
   }
   if (!o.rcpts.empty() && static_cast<size_t>(o.rcpts_per_msg) > o.rcpts.size()) {
     return tl::unexpected(std::string("--rcpts-per-msg is larger than the number of recipients"));

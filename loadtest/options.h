@@ -36,7 +36,7 @@ extern const std::vector<std::string_view> kImapMixOps;
 std::vector<MixItem> DefaultImapMix();
 
 struct Options {
-  std::string scenario;  // the subcommand: "lmtp", ...
+  std::string scenario;  // the subcommand: "lmtp", "smtp", ...
 
   // Where to connect: TCP (host must be a numeric address) or a unix socket path.
   std::string host = "127.0.0.1";
@@ -56,7 +56,8 @@ struct Options {
   int rcpts_per_msg = 1;
   std::string from = "loadgen@example.test";
   std::string helo = "columba-load.example.test";
-  bool pipelining = false;  // LMTP/SMTP: send MAIL/RCPT/DATA in one write when advertised
+  bool pipelining = false;  // LMTP/SMTP: send MAIL/RCPT/DATA in one write when advertised (smtp: on unless --no-pipelining)
+  int messages_per_session = 0;  // LMTP/SMTP: QUIT and reconnect after this many messages; 0 = never (smtp default 10)
   // IMAP scenarios (imap, imap-idle, imap-notify).
   std::vector<std::string> users;   // --user / --user-pattern + --user-count; session i uses users[i % n]
   std::string password = "x";

@@ -40,6 +40,9 @@ class Run {
   // Waits for the rate limit; nullopt when the run is over (time, count or Stop()).
   asio::awaitable<std::optional<Ticket>> NextMessage();
   bool stopping() const;
+  // True once the warmup is over: work that has no ticket (connection set-up) is
+  // counted only then.
+  bool measuring() const { return Clock::now() >= measure_start_; }
   // Ends the run: no more tickets; messages in flight finish.
   void Stop() { stop_requested_ = true; }
 

@@ -9,8 +9,10 @@ namespace columba::loadtest {
 
 namespace {
 
-const std::array<ScenarioInfo, 4> kScenarios = {{
+const std::array<ScenarioInfo, 5> kScenarios = {{
     {"lmtp", "deliver messages over LMTP (RFC 2033), one reply per recipient", 2424, &MakeLmtpScenario},
+    {"smtp", "send messages to local recipients over SMTP (RFC 5321), reconnecting every N messages", 2525,
+     &MakeSmtpScenario},
     {"imap", "IMAP sessions running a weighted mix of commands after LOGIN and SELECT", 2143, &MakeImapScenario},
     {"imap-idle", "many IMAP connections logged in and selected, held idle", 2143, &MakeImapIdleScenario},
     {"imap-notify", "LMTP delivery to an IDLEing IMAP session: time from 250 to EXISTS", 2143,

@@ -48,6 +48,7 @@ const ScenarioInfo* FindScenario(std::string_view name);
 
 // One factory per scenario file.
 std::unique_ptr<Scenario> MakeLmtpScenario(const Options& options);
+std::unique_ptr<Scenario> MakeSmtpScenario(const Options& options);        // scenario_smtp.cc
 std::unique_ptr<Scenario> MakeImapScenario(const Options& options);        // scenario_imap.cc
 std::unique_ptr<Scenario> MakeImapIdleScenario(const Options& options);    // scenario_imap.cc
 std::unique_ptr<Scenario> MakeImapNotifyScenario(const Options& options);  // scenario_imap.cc

@@ -2,8 +2,9 @@
 //
 // Each session connects, sends LHLO, then per message MAIL FROM, RCPT TO for
 // each recipient, DATA, the dot-stuffed message, and reads one reply per accepted
-// recipient (RFC 2033 4.2); it reuses the connection for the next message and
-// sends QUIT at the end. Latency is from writing MAIL to the last per-recipient
+// recipient (RFC 2033 4.2); it reuses the connection for the next message (or
+// QUITs and reconnects every --messages-per-session messages) and sends QUIT at
+// the end. Latency is from writing MAIL to the last per-recipient
 // reply. It never counts a message as delivered unless every recipient got 2xx,
 // and it connects only to the endpoint in Options (loopback unless allowed).
 #include <random>
@@ -33,6 +34,7 @@ class LmtpScenario : public Scenario {
     SizeChooser sizes(o.sizes);
     Capabilities caps;
     int failed_connects = 0;
+    int on_this_connection = 0;
     auto backoff = std::chrono::milliseconds(100);
 
     while (!run.stopping()) {
@@ -61,6 +63,7 @@ class LmtpScenario : public Scenario {
         }
         failed_connects = 0;
         backoff = 100ms;
+        on_this_connection = 0;
       }
 
       auto ticket = co_await run.NextMessage();
@@ -87,7 +90,12 @@ class LmtpScenario : public Scenario {
       } else {
         run.Failed(*ticket, out.errors);
       }
-      if (out.must_reconnect) conn.Close();
+      ++on_this_connection;
+      if (out.must_reconnect) {
+        conn.Close();
+      } else if (o.messages_per_session > 0 && on_this_connection >= o.messages_per_session) {
+        co_await Quit(conn);  // --messages-per-session: the next loop reconnects
+      }
     }
     co_await Quit(conn);
   }

@@ -16,25 +16,6 @@ constexpr int kMaxReplyLines = 100;
 
 bool Is2xx(int code) { return code >= 200 && code < 300; }
 
-// "NNN", "NNN text", "NNN-text": code and whether more lines follow.
-bool ParseReplyLine(std::string_view line, int& code, bool& more, std::string& text) {
-  if (line.size() < 3) return false;
-  for (int i = 0; i < 3; ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(line[static_cast<size_t>(i)]))) return false;
-  }
-  if (line[0] < '2' || line[0] > '5') return false;
-  code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-  if (line.size() == 3) {
-    more = false;
-    text.clear();
-    return true;
-  }
-  if (line[3] != ' ' && line[3] != '-') return false;
-  more = line[3] == '-';
-  text = std::string(line.substr(4));
-  return true;
-}
-
 std::string Upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -42,6 +23,32 @@ std::string Upper(std::string_view s) {
 }
 
 }  // namespace
+
+std::optional<ReplyLine> ParseReplyLine(std::string_view line) {
+  if (line.size() < 3) return std::nullopt;
+  for (int i = 0; i < 3; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(line[static_cast<size_t>(i)]))) return std::nullopt;
+  }
+  if (line[0] < '2' || line[0] > '5') return std::nullopt;
+  ReplyLine out;
+  out.code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+  if (line.size() == 3) return out;
+  if (line[3] != ' ' && line[3] != '-') return std::nullopt;
+  out.more = line[3] == '-';
+  out.text = std::string(line.substr(4));
+  return out;
+}
+
+Capabilities ParseEhloCapabilities(const SmtpReply& reply) {
+  Capabilities caps;
+  for (size_t i = 1; i < reply.lines.size(); ++i) {
+    std::string cap = Upper(reply.lines[i]);
+    std::string_view word = std::string_view(cap).substr(0, cap.find(' '));
+    if (word == "PIPELINING") caps.pipelining = true;
+    if (word == "SIZE") caps.size = true;
+  }
+  return caps;
+}
 
 asio::awaitable<ReplyResult> ReadReply(Connection& c) {
   ReplyResult out;
@@ -51,16 +58,14 @@ asio::awaitable<ReplyResult> ReadReply(Connection& c) {
       out.failure = line.failure;
       co_return out;
     }
-    int code = 0;
-    bool more = false;
-    std::string text;
-    if (!ParseReplyLine(line.text, code, more, text) || (n > 0 && code != out.reply.code)) {
+    auto parsed = ParseReplyLine(line.text);
+    if (!parsed || (n > 0 && parsed->code != out.reply.code)) {
       out.failure = IoFailure::kProtocol;
       co_return out;
     }
-    out.reply.code = code;
-    out.reply.lines.push_back(std::move(text));
-    if (!more) co_return out;
+    out.reply.code = parsed->code;
+    out.reply.lines.push_back(std::move(parsed->text));
+    if (!parsed->more) co_return out;
   }
   out.failure = IoFailure::kProtocol;
   co_return out;
@@ -90,12 +95,7 @@ asio::awaitable<OpenResult> OpenSession(Connection& c, std::string_view helo, bo
     out.error = std::to_string(hello.reply.code);
     co_return out;
   }
-  for (size_t i = 1; i < hello.reply.lines.size(); ++i) {
-    std::string cap = Upper(hello.reply.lines[i]);
-    std::string_view word = std::string_view(cap).substr(0, cap.find(' '));
-    if (word == "PIPELINING") out.caps.pipelining = true;
-    if (word == "SIZE") out.caps.size = true;
-  }
+  out.caps = ParseEhloCapabilities(hello.reply);
   co_return out;
 }
 
@@ -234,6 +234,7 @@ asio::awaitable<TransactionOutcome> SendTransaction(Connection& c, const Envelop
     fail_io(f);
     co_return out;
   }
+  auto end_of_data = std::chrono::steady_clock::now();
   int finals = lmtp ? accepted : 1;
   int ok = 0;
   for (int i = 0; i < finals; ++i) {
@@ -248,6 +249,7 @@ asio::awaitable<TransactionOutcome> SendTransaction(Connection& c, const Envelop
       count_reply(fr.reply.code);
     }
   }
+  out.end_of_data_to_reply = std::chrono::steady_clock::now() - end_of_data;
   out.recipients_ok = lmtp ? ok : (ok == 1 ? accepted : 0);
   out.delivered = out.errors.empty() && out.recipients_ok == static_cast<int>(env.rcpts.size());
   co_return out;

@@ -1,5 +1,5 @@
-// smtp_client.h - the client side of the SMTP-family dialogue (LMTP now, SMTP
-// later): greeting, LHLO/EHLO with capabilities, one mail transaction, QUIT.
+// smtp_client.h - the client side of the SMTP-family dialogue (the lmtp and smtp
+// scenarios): greeting, LHLO/EHLO with capabilities, one mail transaction, QUIT.
 //
 // Shared by the scenarios so each scenario file only decides what to send. It
 // must never send message content before a 354 reply (RFC 2920: pipelining stops
@@ -8,6 +8,8 @@
 // it reads one reply per accepted recipient after the final "." (RFC 2033 4.2).
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +23,16 @@ struct SmtpReply {
   int code = 0;
   std::vector<std::string> lines;  // text after "NNN-" / "NNN " on each line
 };
+
+// One reply line: "NNN", "NNN text" or "NNN-text" (more = a continuation follows).
+struct ReplyLine {
+  int code = 0;
+  bool more = false;
+  std::string text;
+};
+// Pure: nullopt for anything else (no 3 digits, first digit not 2-5, a fourth
+// character that is neither ' ' nor '-').
+std::optional<ReplyLine> ParseReplyLine(std::string_view line);
 
 struct ReplyResult {
   SmtpReply reply;
@@ -36,6 +48,10 @@ struct Capabilities {
   bool pipelining = false;
   bool size = false;
 };
+
+// Pure: the extensions of a 250 EHLO/LHLO reply that the client uses (keywords
+// case-insensitive, from the second line on; the first line is the server's name).
+Capabilities ParseEhloCapabilities(const SmtpReply& reply);
 
 struct OpenResult {
   Capabilities caps;
@@ -55,6 +71,9 @@ struct TransactionOutcome {
   int recipients_ok = 0;
   std::vector<std::string> errors;  // one error-count key per non-2xx reply or failure
   bool must_reconnect = false;      // I/O error, timeout, 421 or a protocol violation
+  // From the end of writing the content (the final ".") to the last final reply;
+  // set only when the content was sent and every final reply was read.
+  std::optional<std::chrono::steady_clock::duration> end_of_data_to_reply;
 };
 
 // One transaction: MAIL, RCPT..., DATA, the dot-stuffed content, the final
