@@ -68,6 +68,8 @@ class LineReader {
 
   // Octets already read from the socket but not yet consumed (PIPELINING).
   bool HasBuffered() const { return !buf_.empty(); }
+  // A whole line is buffered: the next ReadLine will not wait for the peer.
+  bool HasBufferedLine() const { return buf_.find('\n') != std::string::npos; }
 
   // Forgets what was read but not consumed: at STARTTLS, everything the client
   // sent in plaintext after the command (RFC 3207 5, command injection defence).

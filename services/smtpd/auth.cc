@@ -43,7 +43,8 @@ std::pair<std::string, std::optional<std::string>> SplitAuthArg(const std::strin
 // One SASL round: "334 base64(challenge)", the client's line decoded. nullopt
 // once the exchange ended (aborted, bad base64, closed): the reply was sent.
 asio::awaitable<std::optional<std::string>> Session::SaslRound(std::string challenge) {
-  if (!co_await Send("334 " + auth::Base64Encode(challenge) + "\r\n")) {
+  co_await Send("334 " + auth::Base64Encode(challenge) + "\r\n");
+  if (!co_await Flush()) {
     quit_ = true;
     co_return std::nullopt;
   }

@@ -119,8 +119,20 @@ void Session::WatchIdle() {
   });
 }
 
+// Replies are queued and written in one go when the session is about to wait
+// for the client (RFC 2920: the replies of a pipelined group leave together).
+// Every read that the client must be answered before is preceded by Flush:
+// the command loop when nothing more is buffered, DATA after 354, SASL rounds
+// after 334, STARTTLS before the handshake, and the end of the session.
 asio::awaitable<bool> Session::Send(std::string text) {
-  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(text), kNoThrow);
+  out_ += text;
+  co_return true;
+}
+asio::awaitable<bool> Session::Flush() {
+  if (out_.empty()) co_return true;
+  std::string buf;
+  buf.swap(out_);
+  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(buf), kNoThrow);
   co_return !ec;
 }
 asio::awaitable<bool> Session::Reply(int code, std::string_view enhanced, std::string_view text) {
@@ -188,8 +200,12 @@ asio::awaitable<void> Session::Run() {
   idle_.expires_after(ctx_.cfg.idle_timeout);
   WatchIdle();
   if (kind_ == PortKind::kSubmissions && !co_await UpgradeToTls()) co_return;
-  if (!co_await Reply(220, "", ctx_.cfg.hostname + " ESMTP Columba")) co_return;
+  co_await Reply(220, "", ctx_.cfg.hostname + " ESMTP Columba");
   while (!quit_) {
+    if (!reader_.HasBufferedLine()) {  // about to wait for the client: answer first
+      bool written = co_await Flush();
+      if (!written) break;
+    }
     // RFC 5321 4.5.3.1.4: 512 octets per command line; 1000 tolerated as for text.
     net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_line - 2);
     Touch();
@@ -226,6 +242,7 @@ asio::awaitable<void> Session::Run() {
     }
     if (!co_await Dispatch(*cmd)) break;
   }
+  co_await Flush();
   idle_.cancel();
 }
 
@@ -290,6 +307,7 @@ asio::awaitable<bool> Session::CmdStartTls() {
     ok = co_await Error(502, "5.5.1", "STARTTLS not available");
   } else {
     ok = co_await Reply(220, "2.0.0", "Ready to start TLS");
+    if (ok) ok = co_await Flush();
     if (ok) ok = co_await UpgradeToTls();
     // RFC 3207 4.2: forget everything learnt before TLS; the client starts over with EHLO.
     ResetTransaction();
@@ -437,7 +455,8 @@ asio::awaitable<Result<std::optional<std::string>>> Session::LookupLocal(const s
 asio::awaitable<bool> Session::Data() {
   if (!mail_from_) co_return co_await Error(503, "5.5.1", "Need MAIL command first");
   if (recipients_.empty()) co_return co_await Error(554, "5.5.1", "No valid recipients");
-  if (!co_await Reply(354, "", "End data with <CR><LF>.<CR><LF>")) co_return false;
+  co_await Reply(354, "", "End data with <CR><LF>.<CR><LF>");
+  if (!co_await Flush()) co_return false;
   smtp::DataReader data(ctx_.cfg.max_message_size);
   for (;;) {
     net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_line - 2);

@@ -127,7 +127,8 @@ class Session {
   void CountRcpt(std::string_view result);
   void Touch();
   void WatchIdle();
-  asio::awaitable<bool> Send(std::string text);
+  asio::awaitable<bool> Send(std::string text);  // queues; Flush writes
+  asio::awaitable<bool> Flush();
   asio::awaitable<bool> Reply(int code, std::string_view enhanced, std::string_view text);
   asio::awaitable<bool> Error(int code, std::string_view enhanced, std::string_view text);
   void ResetTransaction();
@@ -161,6 +162,7 @@ class Session {
   PortKind kind_;
   asio::steady_timer idle_;
   const bool trusted_;
+  std::string out_;  // replies not yet written (Flush)
   std::string helo_;
   bool esmtp_ = false;
   bool quit_ = false;
