@@ -481,10 +481,13 @@ CREATE TRIGGER directory_aliases_claim AFTER INSERT OR DELETE OR UPDATE OF alias
 //   'local' and (domain, domain_kind) references (name, kind), so neither an
 //   account in a relay domain nor turning a domain with accounts into a relay
 //   domain passes, even with plain SQL.
-// - an alias may be "@domain", that local domain's catch-all (one per domain: the
-//   alias is the primary key); the domain must exist as a local domain (foreign
-//   key through the generated columns catchall_domain/catchall_kind, NULL for
-//   ordinary aliases, which MATCH SIMPLE leaves unchecked).
+// - an alias is either one '@' with text on both sides (v9 allowed more '@'s,
+//   which the API never wrote; NOT VALID leaves rows written by hand before v10
+//   alone, so the migration cannot fail on them) or "@domain", that local
+//   domain's catch-all (one per domain: the alias is the primary key); the
+//   domain must exist as a local domain (foreign key through the generated
+//   columns catchall_domain/catchall_kind, NULL for ordinary aliases, which
+//   MATCH SIMPLE leaves unchecked).
 const char* kV10 = R"sql(
 ALTER TABLE directory_domains
   ADD COLUMN kind text NOT NULL DEFAULT 'local' CHECK (kind IN ('local', 'relay'));
@@ -497,7 +500,7 @@ ALTER TABLE directory_accounts ADD CONSTRAINT directory_accounts_local_domain
 
 ALTER TABLE directory_aliases DROP CONSTRAINT directory_aliases_alias_check;
 ALTER TABLE directory_aliases ADD CONSTRAINT directory_aliases_alias_check
-  CHECK (alias = lower(alias) AND (alias LIKE '_%@_%' OR alias ~ '^@[^@]+$'));
+  CHECK (alias = lower(alias) AND (alias ~ '^[^@]+@[^@]+$' OR alias ~ '^@[^@]+$')) NOT VALID;
 ALTER TABLE directory_aliases
   ADD COLUMN catchall_domain text COLLATE "C"
     GENERATED ALWAYS AS (CASE WHEN alias LIKE '@%' THEN substr(alias, 2) END) STORED,
