@@ -69,6 +69,11 @@ bool IsCatchAll(std::string_view alias) { return alias.size() > 1 && alias.front
 
 std::string CatchAllOf(const std::string& domain) { return "@" + domain; }
 
+bool IsOwnAddress(const Account& account, std::string_view address) {
+  return account.address == address ||
+         std::find(account.aliases.begin(), account.aliases.end(), address) != account.aliases.end();
+}
+
 Result<std::vector<std::string>> NormalizeAliases(const std::string& address,
                                                   const std::vector<std::string>& aliases) {
   std::vector<std::string> out;

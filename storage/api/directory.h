@@ -54,6 +54,11 @@ Result<std::string> NormalizeAlias(std::string_view alias);
 bool IsCatchAll(std::string_view alias);
 // The catch-all alias of a normalised domain: "@" + domain.
 std::string CatchAllOf(const std::string& domain);
+// True when the normalised `address` is the account's own address or one of its
+// aliases; false when Lookup found the account only through a catch-all. Logins
+// and identities (client certificates) must use exact matches only: a catch-all
+// routes mail, it does not name anyone.
+bool IsOwnAddress(const struct Account& account, std::string_view address);
 // Normalises an account's aliases (NormalizeAlias: addresses or catch-alls;
 // de-duplicated, sorted); kInvalidInput when one is malformed or equals the
 // account's own (normalised) address.
