@@ -44,6 +44,8 @@ Result<std::optional<storage::Account>> LookupEnabled(storage::Directory& direct
   if (!a && a.error().kind == ErrorKind::kInvalidInput) return std::optional<storage::Account>();
   if (!a) return a;
   if (!a->has_value() || !(*a)->enabled) return std::optional<storage::Account>();
+  auto normalized = storage::NormalizeAsciiAddress(address);
+  if (!normalized || !storage::IsOwnAddress(**a, *normalized)) return std::optional<storage::Account>();  // catch-all
   return a;
 }
 

@@ -63,6 +63,9 @@ std::string LoginKey(std::string_view user);
 
 // The enabled account of a normalised address (blocking: worker threads only).
 // An empty optional is "unknown, malformed or disabled"; an error is the directory failing.
+// Only the account's own address or an alias names it: an address that reaches the
+// account only through its domain's catch-all is unknown here (no login as
+// anything@domain, no client certificate for it, no fresh failure counter per made-up name).
 Result<std::optional<storage::Account>> LookupEnabled(storage::Directory& directory, const std::string& address);
 
 // A made-up SCRAM secret, stable per name within this process (keyed hashes of

@@ -91,6 +91,28 @@ TEST_F(CredentialCheck, RightPasswordGivesTheAccountAnythingElseNothing) {
   }
 }
 
+TEST_F(CredentialCheck, ACatchAllNamesNobody) {
+  ASSERT_TRUE(dir.AddAlias("@example.test", "alice@example.test"));
+  ASSERT_TRUE(dir.AddAlias("al@example.test", "alice@example.test"));
+  // Mail to made-up names reaches alice (the directory's Lookup)...
+  auto routed = dir.Lookup("made-up@example.test");
+  ASSERT_TRUE(routed && routed->has_value());
+  // ...but they do not log in as alice, nor stand for her in a certificate.
+  auto r = Run(VerifyPassword(cc, "made-up@example.test", "s3cret"));
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->has_value());
+  auto found = LookupEnabled(dir, "made-up@example.test");
+  ASSERT_TRUE(found);
+  EXPECT_FALSE(found->has_value());
+  // Her own address and a real alias still do.
+  for (std::string user : {"alice@example.test", "AL@example.test"}) {
+    auto ok = Run(VerifyPassword(cc, user, "s3cret"));
+    ASSERT_TRUE(ok) << user;
+    ASSERT_TRUE(ok->has_value()) << user;
+    EXPECT_EQ((*ok)->address, "alice@example.test");
+  }
+}
+
 TEST_F(CredentialCheck, CramMd5NeedsAStoredPlainPassword) {
   const std::string challenge = MakeCramChallenge("mx.example.test");
   EXPECT_EQ(challenge.front(), '<');

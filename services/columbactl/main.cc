@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -80,12 +81,15 @@ int main(int argc, char** argv, char** envp) {
   migrate->add_option("--postgres-uri", pg_uri, "libpq URI (default: metad.postgres_uri / postgres_uri_file)");
 
   // domain
-  auto* domain = app.add_subcommand("domain", "local domains");
+  auto* domain = app.add_subcommand("domain", "local and relay domains");
   domain->require_subcommand(1);
   std::string domain_name;
-  auto* domain_add = domain->add_subcommand("add", "add a local domain");
+  bool domain_relay = false;
+  auto* domain_add = domain->add_subcommand("add", "add a local domain (or, with --relay, a relay domain)");
   domain_add->add_option("domain", domain_name)->required();
-  auto* domain_list = domain->add_subcommand("list", "list local domains");
+  domain_add->add_flag("--relay", domain_relay,
+                       "a relay domain: mail for it is accepted from anyone and queued for the next hop (backup MX)");
+  auto* domain_list = domain->add_subcommand("list", "list domains with their kind: DOMAIN<TAB>local|relay");
 
   // user
   auto* user = app.add_subcommand("user", "virtual users");
@@ -123,7 +127,8 @@ int main(int argc, char** argv, char** envp) {
   auto* alias = app.add_subcommand("alias", "aliases");
   alias->require_subcommand(1);
   std::string alias_addr, alias_target;
-  auto* alias_add = alias->add_subcommand("add", "make ALIAS deliver to the user TARGET");
+  auto* alias_add = alias->add_subcommand(
+      "add", "make ALIAS deliver to the user TARGET; ALIAS @DOMAIN is the domain's catch-all");
   alias_add->add_option("alias", alias_addr)->required();
   alias_add->add_option("target", alias_target)->required();
 
@@ -201,14 +206,20 @@ int main(int argc, char** argv, char** envp) {
   if (domain_add->parsed()) {
     std::string d = domain_name;
     for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (auto res = dir->AddDomain(d); !res) return Die(res.error().message);
-    std::cout << "domain " << d << " added\n";
+    if (auto res = domain_relay ? dir->AddRelayDomain(d) : dir->AddDomain(d); !res) return Die(res.error().message);
+    std::cout << (domain_relay ? "relay domain " : "domain ") << d << " added\n";
     return 0;
   }
   if (domain_list->parsed()) {
-    auto res = dir->ListDomains();
-    if (!res) return Die(res.error().message);
-    for (const auto& d : *res) std::cout << d << "\n";
+    auto local = dir->ListDomains();
+    if (!local) return Die(local.error().message);
+    auto relay = dir->ListRelayDomains();
+    if (!relay) return Die(relay.error().message);
+    std::vector<std::pair<std::string, const char*>> rows;
+    for (auto& d : *local) rows.emplace_back(std::move(d), "local");
+    for (auto& d : *relay) rows.emplace_back(std::move(d), "relay");
+    std::sort(rows.begin(), rows.end());
+    for (const auto& [d, kind] : rows) std::cout << d << "\t" << kind << "\n";
     return 0;
   }
   if (user_add->parsed() || user_passwd->parsed()) {
@@ -300,9 +311,9 @@ int main(int argc, char** argv, char** envp) {
     return 0;
   }
   if (alias_add->parsed()) {
-    auto al = normalize(alias_addr);
+    auto al = storage::NormalizeAlias(alias_addr);  // local@domain, or @domain for a catch-all
     auto target = normalize(alias_target);
-    if (!al || !target) return Die("alias and target must be local@domain", 2);
+    if (!al || !target) return Die("alias must be local@domain or @domain, target local@domain", 2);
     if (auto res = dir->AddAlias(*al, *target); !res) return Die(res.error().message);
     std::cout << "alias " << *al << " -> " << *target << " added\n";
     return 0;

@@ -162,4 +162,35 @@ grpc::ServerUnaryReactor* DirectoryService::AddAlias(Ctx* ctx, const v1::Directo
   });
 }
 
+grpc::ServerUnaryReactor* DirectoryService::IsRelayDomain(Ctx* ctx, const v1::DirectoryIsRelayDomainRequest* req,
+                                                          v1::DirectoryIsRelayDomainResponse* resp) {
+  return Unary(ctx, "Directory.IsRelayDomain", req, resp,
+               [this](const v1::DirectoryIsRelayDomainRequest& r) -> Result<v1::DirectoryIsRelayDomainResponse> {
+                 auto relay = directory_->IsRelayDomain(r.domain());
+                 if (!relay) return tl::unexpected(relay.error());
+                 v1::DirectoryIsRelayDomainResponse out;
+                 out.set_relay(*relay);
+                 return out;
+               });
+}
+
+grpc::ServerUnaryReactor* DirectoryService::ListRelayDomains(Ctx* ctx, const v1::DirectoryListRelayDomainsRequest* req,
+                                                             v1::DirectoryListRelayDomainsResponse* resp) {
+  return Unary(ctx, "Directory.ListRelayDomains", req, resp,
+               [this](const v1::DirectoryListRelayDomainsRequest&) -> Result<v1::DirectoryListRelayDomainsResponse> {
+                 auto domains = directory_->ListRelayDomains();
+                 if (!domains) return tl::unexpected(domains.error());
+                 v1::DirectoryListRelayDomainsResponse out;
+                 for (auto& d : *domains) out.add_domains(std::move(d));
+                 return out;
+               });
+}
+
+grpc::ServerUnaryReactor* DirectoryService::AddRelayDomain(Ctx* ctx, const v1::DirectoryAddRelayDomainRequest* req,
+                                                           v1::DirectoryAddRelayDomainResponse* resp) {
+  return Unary(ctx, "Directory.AddRelayDomain", req, resp, [this](const v1::DirectoryAddRelayDomainRequest& r) {
+    return Empty<v1::DirectoryAddRelayDomainResponse>(directory_->AddRelayDomain(r.domain()));
+  });
+}
+
 }  // namespace columba::metad

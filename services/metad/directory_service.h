@@ -49,6 +49,12 @@ class DirectoryService final : public columba::v1::Directory::CallbackService {
                                      v1::DirectorySetQuotaResponse*) override;
   grpc::ServerUnaryReactor* AddAlias(Ctx*, const v1::DirectoryAddAliasRequest*,
                                      v1::DirectoryAddAliasResponse*) override;
+  grpc::ServerUnaryReactor* IsRelayDomain(Ctx*, const v1::DirectoryIsRelayDomainRequest*,
+                                          v1::DirectoryIsRelayDomainResponse*) override;
+  grpc::ServerUnaryReactor* ListRelayDomains(Ctx*, const v1::DirectoryListRelayDomainsRequest*,
+                                             v1::DirectoryListRelayDomainsResponse*) override;
+  grpc::ServerUnaryReactor* AddRelayDomain(Ctx*, const v1::DirectoryAddRelayDomainRequest*,
+                                           v1::DirectoryAddRelayDomainResponse*) override;
 
  private:
   template <class Req, class Resp, class Fn>

@@ -397,10 +397,19 @@ asio::awaitable<bool> Session::Rcpt(const smtp::Command& c) {
       Count("directory");
       co_return co_await Reply(451, "4.3.0", "Temporary directory failure, try again later");
     }
-    if (*local) cls = smtp::DomainClass::kLocal;
-    else if (std::find(ctx_.cfg.relay_domains.begin(), ctx_.cfg.relay_domains.end(), domain) !=
-             ctx_.cfg.relay_domains.end())
-      cls = smtp::DomainClass::kRelay;
+    if (*local) {
+      cls = smtp::DomainClass::kLocal;
+    } else if (std::find(ctx_.cfg.relay_domains.begin(), ctx_.cfg.relay_domains.end(), domain) !=
+               ctx_.cfg.relay_domains.end()) {
+      cls = smtp::DomainClass::kRelay;  // smtp.relay_domains: an addition to the directory's
+    } else {
+      auto relay = co_await ctx_.pool.Run([&]() { return ctx_.directory.IsRelayDomain(domain); });
+      if (!relay) {
+        Count("directory");
+        co_return co_await Reply(451, "4.3.0", "Temporary directory failure, try again later");
+      }
+      if (*relay) cls = smtp::DomainClass::kRelay;
+    }
   }
   smtp::RelayClient client;
   client.trusted_network = trusted_;

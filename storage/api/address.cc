@@ -52,11 +52,33 @@ Result<std::string> NormalizeDomain(std::string_view domain) {
   return out;
 }
 
+Result<std::string> NormalizeAlias(std::string_view alias) {
+  while (!alias.empty() && std::isspace(static_cast<unsigned char>(alias.front()))) alias.remove_prefix(1);
+  while (!alias.empty() && std::isspace(static_cast<unsigned char>(alias.back()))) alias.remove_suffix(1);
+  if (!alias.starts_with('@')) return NormalizeAsciiAddress(alias);
+  // A catch-all: "@" and a domain name, nothing else (no blank after the '@').
+  std::string_view rest = alias.substr(1);
+  if (rest.empty() || std::isspace(static_cast<unsigned char>(rest.front())))
+    return Fail(ErrorKind::kInvalidInput, "a catch-all alias must be @domain");
+  auto domain = NormalizeDomain(rest);
+  if (!domain) return Fail(ErrorKind::kInvalidInput, "a catch-all alias must be @domain: " + domain.error().message);
+  return CatchAllOf(*domain);
+}
+
+bool IsCatchAll(std::string_view alias) { return alias.size() > 1 && alias.front() == '@'; }
+
+std::string CatchAllOf(const std::string& domain) { return "@" + domain; }
+
+bool IsOwnAddress(const Account& account, std::string_view address) {
+  return account.address == address ||
+         std::find(account.aliases.begin(), account.aliases.end(), address) != account.aliases.end();
+}
+
 Result<std::vector<std::string>> NormalizeAliases(const std::string& address,
                                                   const std::vector<std::string>& aliases) {
   std::vector<std::string> out;
   for (const auto& raw : aliases) {
-    auto alias = NormalizeAsciiAddress(raw);
+    auto alias = NormalizeAlias(raw);
     if (!alias) return tl::unexpected(alias.error());
     if (*alias == address) return Fail(ErrorKind::kInvalidInput, "an alias equals the account's own address");
     if (std::find(out.begin(), out.end(), *alias) == out.end()) out.push_back(*alias);

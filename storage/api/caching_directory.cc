@@ -1,4 +1,4 @@
-// caching_directory.cc - CachingDirectory: TTL cache of Lookup/IsLocalDomain.
+// caching_directory.cc - CachingDirectory: TTL cache of Lookup/IsLocalDomain/IsRelayDomain.
 //
 // Never calls the inner Directory while holding mu_ (inner calls block on the
 // network); never stores a result fetched across an invalidation.
@@ -82,7 +82,7 @@ CachingDirectory::CachingDirectory(std::shared_ptr<Directory> inner, std::chrono
 CachingDirectory::Stats CachingDirectory::GetStats() const {
   std::lock_guard lock(mu_);
   Stats s = stats_;
-  s.entries = accounts_.size() + domains_.size();
+  s.entries = accounts_.size() + domains_.size() + relay_domains_.size();
   return s;
 }
 
@@ -108,28 +108,39 @@ Result<std::optional<Account>> CachingDirectory::Lookup(std::string_view address
   return result;
 }
 
-Result<bool> CachingDirectory::IsLocalDomain(std::string_view domain) {
+Result<bool> CachingDirectory::DomainCheck(TtlMap<bool>& cache, std::string_view domain,
+                                          Result<bool> (Directory::*check)(std::string_view)) {
   std::string key = DomainKey(domain);
-  if (key.empty() || ttl_.count() <= 0) return inner_->IsLocalDomain(domain);
+  if (key.empty() || ttl_.count() <= 0) return ((*inner_).*check)(domain);
   uint64_t generation;
   {
     std::lock_guard lock(mu_);
-    if (const bool* hit = domains_.Get(key, Clock::now())) {
+    if (const bool* hit = cache.Get(key, Clock::now())) {
       ++stats_.hits;
       return *hit;
     }
     ++stats_.misses;
     generation = generation_;
   }
-  auto result = inner_->IsLocalDomain(key);
+  auto result = ((*inner_).*check)(key);
   if (result) {
     std::lock_guard lock(mu_);
-    if (generation == generation_) stats_.evictions += domains_.Put(key, *result, Clock::now() + ttl_, max_entries_);
+    if (generation == generation_) stats_.evictions += cache.Put(key, *result, Clock::now() + ttl_, max_entries_);
   }
   return result;
 }
 
+Result<bool> CachingDirectory::IsLocalDomain(std::string_view domain) {
+  return DomainCheck(domains_, domain, &Directory::IsLocalDomain);
+}
+
+Result<bool> CachingDirectory::IsRelayDomain(std::string_view domain) {
+  return DomainCheck(relay_domains_, domain, &Directory::IsRelayDomain);
+}
+
 Result<std::vector<std::string>> CachingDirectory::ListDomains() { return inner_->ListDomains(); }
+
+Result<std::vector<std::string>> CachingDirectory::ListRelayDomains() { return inner_->ListRelayDomains(); }
 
 Result<std::vector<Account>> CachingDirectory::ListAccounts(std::string_view domain) {
   return inner_->ListAccounts(domain);
@@ -145,14 +156,37 @@ void CachingDirectory::InvalidateAccountLocked(const std::string& address) {
   });
 }
 
+void CachingDirectory::InvalidateAliasLocked(std::string_view alias) {
+  auto a = NormalizeAlias(alias);
+  if (!a) return;
+  InvalidateAccountLocked(*a);
+  if (!IsCatchAll(*a)) return;
+  // Lookups in the domain that found nothing (or found an account by another
+  // route) may now resolve to the catch-all.
+  accounts_.EraseIf([&](const std::string& key, const std::optional<Account>&) { return key.ends_with(*a); });
+}
+
+void CachingDirectory::InvalidateDomainLocked(std::string_view domain) {
+  ++generation_;
+  std::string key = DomainKey(domain);
+  domains_.Erase(key);
+  relay_domains_.Erase(key);
+}
+
 // Writes: pass through, then invalidate whatever they may have changed, success or
 // not (a timed-out write may still have been applied).
 
 Result<void> CachingDirectory::AddDomain(std::string_view domain) {
   auto r = inner_->AddDomain(domain);
   std::lock_guard lock(mu_);
-  ++generation_;
-  domains_.Erase(DomainKey(domain));
+  InvalidateDomainLocked(domain);
+  return r;
+}
+
+Result<void> CachingDirectory::AddRelayDomain(std::string_view domain) {
+  auto r = inner_->AddRelayDomain(domain);
+  std::lock_guard lock(mu_);
+  InvalidateDomainLocked(domain);
   return r;
 }
 
@@ -160,8 +194,7 @@ Result<void> CachingDirectory::AddAccount(const Account& account) {
   auto r = inner_->AddAccount(account);
   std::lock_guard lock(mu_);
   if (auto a = NormalizeAddress(account.address)) InvalidateAccountLocked(*a);
-  for (const auto& alias : account.aliases)
-    if (auto a = NormalizeAddress(alias)) InvalidateAccountLocked(*a);
+  for (const auto& alias : account.aliases) InvalidateAliasLocked(alias);
   return r;
 }
 
@@ -189,7 +222,7 @@ Result<void> CachingDirectory::SetQuota(std::string_view address, uint64_t bytes
 Result<void> CachingDirectory::AddAlias(std::string_view alias, std::string_view target) {
   auto r = inner_->AddAlias(alias, target);
   std::lock_guard lock(mu_);
-  if (auto a = NormalizeAddress(alias)) InvalidateAccountLocked(*a);
+  InvalidateAliasLocked(alias);
   if (auto t = NormalizeAddress(target)) InvalidateAccountLocked(*t);
   return r;
 }

@@ -2,15 +2,16 @@
 // short-lived cache in each process").
 //
 // NAME
-//   CachingDirectory - decorator caching Lookup and IsLocalDomain.
+//   CachingDirectory - decorator caching Lookup, IsLocalDomain and IsRelayDomain.
 // SYNOPSIS
 //   auto dir = std::make_shared<CachingDirectory>(ldap, std::chrono::seconds(30));
 // DESCRIPTION
-//   Lookup (per normalized address) and IsLocalDomain (per lower-cased domain) results
-//   are kept for `ttl`, found or not found alike: an SMTP flood of unknown recipients
+//   Lookup (per normalized address), IsLocalDomain and IsRelayDomain (per lower-cased
+//   domain) results are kept for `ttl`, found or not found alike: an SMTP flood of unknown recipients
 //   must not become an LDAP flood. Errors are never cached. List* calls pass through.
 //   Writes made through this object pass through and then drop every cached entry
-//   they may have changed (the address, its aliases, the domain), so this process
+//   they may have changed (the address, its aliases, the domain; a catch-all
+//   "@domain" drops every cached lookup in that domain), so this process
 //   reads its own writes - provided the inner directory does: with LDAP replicas a
 //   read right after a write may still see the replica's old state, and that is then
 //   cached for up to ttl like any other read. Writes made elsewhere (another process, columbactl) are seen
@@ -46,10 +47,13 @@ class CachingDirectory final : public Directory {
 
   Result<std::optional<Account>> Lookup(std::string_view address) override;
   Result<bool> IsLocalDomain(std::string_view domain) override;
+  Result<bool> IsRelayDomain(std::string_view domain) override;
   Result<std::vector<std::string>> ListDomains() override;
+  Result<std::vector<std::string>> ListRelayDomains() override;
   Result<std::vector<Account>> ListAccounts(std::string_view domain) override;
 
   Result<void> AddDomain(std::string_view domain) override;
+  Result<void> AddRelayDomain(std::string_view domain) override;
   Result<void> AddAccount(const Account& account) override;
   Result<void> DeleteAccount(std::string_view address) override;
   Result<void> SetPasswordHash(std::string_view address, std::string_view hash) override;
@@ -60,7 +64,7 @@ class CachingDirectory final : public Directory {
     uint64_t hits = 0;
     uint64_t misses = 0;
     uint64_t evictions = 0;  // dropped to stay within max_entries
-    std::size_t entries = 0;  // currently held, both caches
+    std::size_t entries = 0;  // currently held, all caches
   };
   Stats GetStats() const;
 
@@ -92,6 +96,14 @@ class CachingDirectory final : public Directory {
   // Drops every cached lookup that is `address` or that resolved to an account having
   // `address` as its address or an alias. Caller holds mu_.
   void InvalidateAccountLocked(const std::string& address);
+  // The same for an alias as written by a caller: for a catch-all "@domain", also
+  // every cached lookup of an address in that domain (found or not). Caller holds mu_.
+  void InvalidateAliasLocked(std::string_view alias);
+  // A cached domain check (one of domains_ / relay_domains_).
+  Result<bool> DomainCheck(TtlMap<bool>& cache, std::string_view domain,
+                           Result<bool> (Directory::*check)(std::string_view));
+  // Drops both domain caches' entries for `domain` after a write. Caller holds mu_.
+  void InvalidateDomainLocked(std::string_view domain);
 
   const std::shared_ptr<Directory> inner_;
   const std::chrono::milliseconds ttl_;
@@ -100,7 +112,8 @@ class CachingDirectory final : public Directory {
   mutable std::mutex mu_;
   uint64_t generation_ = 0;  // bumped by every invalidation
   TtlMap<std::optional<Account>> accounts_;
-  TtlMap<bool> domains_;
+  TtlMap<bool> domains_;        // IsLocalDomain
+  TtlMap<bool> relay_domains_;  // IsRelayDomain
   Stats stats_;
 };
 

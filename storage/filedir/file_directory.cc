@@ -131,12 +131,14 @@ Result<std::shared_ptr<MemoryDirectory>> FileDirectory::Parse(std::string_view t
     if (f.empty()) continue;
     if (f[0] == "domain" && f.size() == 2) {
       if (auto r = d->AddDomain(f[1]); !r) return tl::unexpected(LineError(line_no, r.error().message));
+    } else if (f[0] == "relay_domain" && f.size() == 2) {
+      if (auto r = d->AddRelayDomain(f[1]); !r) return tl::unexpected(LineError(line_no, r.error().message));
     } else if (f[0] == "account") {
       auto a = ParseAccount(f);
       if (!a) return tl::unexpected(LineError(line_no, a.error().message));
       if (auto r = d->AddAccount(*a); !r) return tl::unexpected(LineError(line_no, r.error().message));
     } else {
-      return tl::unexpected(LineError(line_no, "expected `domain NAME` or `account ADDRESS HASH ...`"));
+      return tl::unexpected(LineError(line_no, "expected `domain NAME`, `relay_domain NAME` or `account ADDRESS HASH ...`"));
     }
   }
   return d;
@@ -145,12 +147,15 @@ Result<std::shared_ptr<MemoryDirectory>> FileDirectory::Parse(std::string_view t
 Result<std::string> FileDirectory::Format(Directory& contents) {
   auto domains = contents.ListDomains();
   if (!domains) return tl::unexpected(domains.error());
+  auto relay_domains = contents.ListRelayDomains();
+  if (!relay_domains) return tl::unexpected(relay_domains.error());
   auto accounts = contents.ListAccounts("");
   if (!accounts) return tl::unexpected(accounts.error());
   std::string out =
       "# Columba directory (directory.backend: file; format in storage/filedir/file_directory.h).\n"
       "# Written by Columba; edits by hand are read at the next lookup.\n";
   for (const auto& d : *domains) out += "domain " + d + "\n";
+  for (const auto& d : *relay_domains) out += "relay_domain " + d + "\n";
   for (const auto& a : *accounts) {
     out += "account " + Escape(a.address) + " " +
            (a.password_hash.empty() ? "-" : a.password_hash == "-" ? "%2D" : Escape(a.password_hash));
@@ -279,7 +284,9 @@ Result<void> FileDirectory::Write(Fn change) {
 
 Result<std::optional<Account>> FileDirectory::Lookup(std::string_view address) { COLUMBA_FILEDIR_READ(Lookup(address)) }
 Result<bool> FileDirectory::IsLocalDomain(std::string_view domain) { COLUMBA_FILEDIR_READ(IsLocalDomain(domain)) }
+Result<bool> FileDirectory::IsRelayDomain(std::string_view domain) { COLUMBA_FILEDIR_READ(IsRelayDomain(domain)) }
 Result<std::vector<std::string>> FileDirectory::ListDomains() { COLUMBA_FILEDIR_READ(ListDomains()) }
+Result<std::vector<std::string>> FileDirectory::ListRelayDomains() { COLUMBA_FILEDIR_READ(ListRelayDomains()) }
 Result<std::vector<Account>> FileDirectory::ListAccounts(std::string_view domain) {
   COLUMBA_FILEDIR_READ(ListAccounts(domain))
 }
@@ -287,6 +294,9 @@ Result<std::vector<Account>> FileDirectory::ListAccounts(std::string_view domain
 
 Result<void> FileDirectory::AddDomain(std::string_view domain) {
   return Write([&](MemoryDirectory& d) { return d.AddDomain(domain); });
+}
+Result<void> FileDirectory::AddRelayDomain(std::string_view domain) {
+  return Write([&](MemoryDirectory& d) { return d.AddRelayDomain(domain); });
 }
 Result<void> FileDirectory::AddAccount(const Account& account) {
   return Write([&](MemoryDirectory& d) { return d.AddAccount(account); });

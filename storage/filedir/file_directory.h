@@ -7,13 +7,19 @@
 // SYNOPSIS
 //   # comment
 //   domain example.test
+//   relay_domain backup.example
 //   account alice@example.test {SHA512-CRYPT}$6$... quota_bytes=1073741824 quota_messages=0 aliases=al@example.test,a@example.test
 //   account bob@example.test - disabled
+//   account postmaster@example.test - aliases=@example.test
 // DESCRIPTION
-//   One entry per line, fields separated by spaces or tabs: `domain NAME`, or
+//   One entry per line, fields separated by spaces or tabs: `domain NAME` (a
+//   local domain), `relay_domain NAME` (a relay domain: accepted for anyone and
+//   queued, no accounts; a name is one kind or the other), or
 //   `account ADDRESS HASH [quota_bytes=N] [quota_messages=N] [aliases=A,B,...]
 //   [disabled]` where HASH is a "{SCHEME}..." string as lib/auth writes it, or
-//   `-` for none (no login). A domain line must come before its accounts.
+//   `-` for none (no login). An alias `@DOMAIN` is the catch-all of that local
+//   domain (at most one per domain). A domain line must come before its accounts
+//   and before a catch-all naming it.
 //   The contract (normalisation, ASCII addresses, unique aliases, the order of
 //   checks) is MemoryDirectory's, which holds the parsed file: the same
 //   conformance suite runs against both and LDAP
@@ -52,10 +58,13 @@ class FileDirectory final : public Directory {
 
   Result<std::optional<Account>> Lookup(std::string_view address) override;
   Result<bool> IsLocalDomain(std::string_view domain) override;
+  Result<bool> IsRelayDomain(std::string_view domain) override;
   Result<std::vector<std::string>> ListDomains() override;
+  Result<std::vector<std::string>> ListRelayDomains() override;
   Result<std::vector<Account>> ListAccounts(std::string_view domain) override;
 
   Result<void> AddDomain(std::string_view domain) override;
+  Result<void> AddRelayDomain(std::string_view domain) override;
   Result<void> AddAccount(const Account& account) override;
   Result<void> DeleteAccount(std::string_view address) override;
   Result<void> SetPasswordHash(std::string_view address, std::string_view hash) override;

@@ -415,6 +415,176 @@ TEST_P(DirectoryConformance, DeleteAccount) {
   AddOrFail(MakeAccount("gone-alias@" + d, {"gone@" + d}));
 }
 
+// ---------------------------------------------------------------- relay domains
+
+TEST_P(DirectoryConformance, RelayDomainsAreApartFromLocalDomains) {
+  std::string local = NewDomain();
+  std::string relay = RandomDomain();
+  std::string upper = relay;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  ASSERT_TRUE(dir_->AddRelayDomain(" " + upper + " "));  // trimmed and lower-cased like AddDomain
+  auto is_relay = Eventually([&] { return dir_->IsRelayDomain(relay); }, [](const Result<bool>& r) { return r && *r; });
+  ASSERT_TRUE(is_relay) << Why(is_relay);
+  EXPECT_TRUE(*is_relay);
+  auto relay_upper = dir_->IsRelayDomain(upper);
+  ASSERT_TRUE(relay_upper) << Why(relay_upper);
+  EXPECT_TRUE(*relay_upper);
+
+  // A relay domain is not local, a local domain is not relay, an unknown one neither.
+  auto relay_is_local = dir_->IsLocalDomain(relay);
+  ASSERT_TRUE(relay_is_local) << Why(relay_is_local);
+  EXPECT_FALSE(*relay_is_local);
+  auto local_is_relay = dir_->IsRelayDomain(local);
+  ASSERT_TRUE(local_is_relay) << Why(local_is_relay);
+  EXPECT_FALSE(*local_is_relay);
+  auto unknown = dir_->IsRelayDomain(RandomDomain());
+  ASSERT_TRUE(unknown) << Why(unknown);
+  EXPECT_FALSE(*unknown);
+  auto not_a_domain = dir_->IsRelayDomain("not a domain");
+  ASSERT_TRUE(not_a_domain) << Why(not_a_domain);
+  EXPECT_FALSE(*not_a_domain);
+
+  // Listed apart: ListDomains keeps meaning "local domains".
+  auto relays = Eventually([&] { return dir_->ListRelayDomains(); }, [&](const Result<std::vector<std::string>>& r) {
+    return r && std::count(r->begin(), r->end(), relay) == 1;
+  });
+  ASSERT_TRUE(relays) << Why(relays);
+  EXPECT_EQ(std::count(relays->begin(), relays->end(), relay), 1);
+  EXPECT_EQ(std::count(relays->begin(), relays->end(), local), 0);
+  EXPECT_TRUE(std::is_sorted(relays->begin(), relays->end()));
+  auto locals = dir_->ListDomains();
+  ASSERT_TRUE(locals) << Why(locals);
+  EXPECT_EQ(std::count(locals->begin(), locals->end(), relay), 0);
+  EXPECT_EQ(std::count(locals->begin(), locals->end(), local), 1);
+
+  // Never both kinds, never twice.
+  EXPECT_TRUE(IsKind(dir_->AddRelayDomain(relay), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(IsKind(dir_->AddDomain(relay), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(IsKind(dir_->AddDomain(upper), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(IsKind(dir_->AddRelayDomain(local), ErrorKind::kAlreadyExists));
+  auto still_local = dir_->IsLocalDomain(local);
+  ASSERT_TRUE(still_local && *still_local);
+  auto still_not_local = dir_->IsLocalDomain(relay);
+  ASSERT_TRUE(still_not_local) << Why(still_not_local);
+  EXPECT_FALSE(*still_not_local);
+
+  // No accounts, aliases or catch-alls live in a relay domain.
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("someone@" + relay)), ErrorKind::kNotFound));
+  AddOrFail(MakeAccount("owner@" + local));
+  ASSERT_TRUE(LookupEventually("owner@" + local));
+  EXPECT_TRUE(IsKind(dir_->AddAlias("@" + relay, "owner@" + local), ErrorKind::kNotFound));
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("other@" + local, {"@" + relay})), ErrorKind::kNotFound));
+  auto nobody = dir_->Lookup("someone@" + relay);
+  ASSERT_TRUE(nobody) << Why(nobody);
+  EXPECT_FALSE(nobody->has_value());
+
+  EXPECT_TRUE(IsKind(dir_->AddRelayDomain(""), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->AddRelayDomain("user@example.com"), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->AddRelayDomain("x*)(cn=*"), ErrorKind::kInvalidInput));
+}
+
+// ---------------------------------------------------------------- catch-all
+
+TEST_P(DirectoryConformance, CatchAllAnswersOnlyWhenNothingExactDoes) {
+  std::string d = NewDomain();
+  std::string without = NewDomain();  // a local domain with no catch-all
+  AddOrFail(MakeAccount("postmaster@" + d));
+  AddOrFail(MakeAccount("alice@" + d, {"al@" + d}));
+  AddOrFail(MakeAccount("bob@" + without));
+  ASSERT_TRUE(LookupEventually("bob@" + without));
+  // Before the catch-all: an unknown local part is unknown.
+  auto before = dir_->Lookup("unknown@" + d);
+  ASSERT_TRUE(before) << Why(before);
+  EXPECT_FALSE(before->has_value());
+
+  std::string upper = d;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto added = dir_->AddAlias(" @" + upper + " ", "Postmaster@" + d);  // normalised like any alias
+  ASSERT_TRUE(added) << Why(added);
+
+  auto caught = Eventually([&] { return dir_->Lookup("unknown@" + d); }, Found);
+  ASSERT_TRUE(Found(caught)) << Why(caught);
+  EXPECT_EQ((*caught)->address, "postmaster@" + d);
+  EXPECT_EQ((*caught)->aliases, std::vector<std::string>{"@" + d});
+  auto caught_upper = dir_->Lookup("Some.One+Tag@" + upper);
+  ASSERT_TRUE(Found(caught_upper)) << Why(caught_upper);
+  EXPECT_EQ((*caught_upper)->address, "postmaster@" + d);
+
+  // The exact address and the exact alias win over the catch-all.
+  for (std::string key : {"alice@" + d, "AL@" + d}) {
+    auto exact = dir_->Lookup(key);
+    ASSERT_TRUE(Found(exact)) << key << ": " << Why(exact);
+    EXPECT_EQ((*exact)->address, "alice@" + d) << key;
+  }
+  auto holder = dir_->Lookup("postmaster@" + d);
+  ASSERT_TRUE(Found(holder)) << Why(holder);
+  EXPECT_EQ((*holder)->address, "postmaster@" + d);
+
+  // The catch-all of one domain never answers for another: not for a local domain
+  // without one, not for a name that merely ends like it, not for an unknown domain.
+  std::string lookalike = "x" + d;
+  ASSERT_TRUE(dir_->AddDomain(lookalike));
+  std::string sub = "sub." + d;
+  for (std::string key : {"unknown@" + without, "unknown@" + lookalike, "unknown@" + sub,
+                          "unknown@" + RandomDomain()}) {
+    auto none = dir_->Lookup(key);
+    ASSERT_TRUE(none) << key << ": " << Why(none);
+    EXPECT_FALSE(none->has_value()) << key << " matched " << (*none)->address;
+  }
+
+  // An account added later in the domain wins over the catch-all at once.
+  AddOrFail(MakeAccount("late@" + d));
+  auto late = Eventually([&] { return dir_->Lookup("late@" + d); },
+                         [&](const auto& r) { return Found(r) && (*r)->address == "late@" + d; });
+  ASSERT_TRUE(Found(late)) << Why(late);
+  EXPECT_EQ((*late)->address, "late@" + d);
+
+  // A catch-all is not a recipient and not a target; one per domain.
+  EXPECT_TRUE(IsKind(dir_->Lookup("@" + d), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->AddAlias("x@" + d, "@" + d), ErrorKind::kInvalidInput));
+  EXPECT_TRUE(IsKind(dir_->AddAlias("@" + d, "alice@" + d), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("carol@" + d, {"@" + d})), ErrorKind::kAlreadyExists));
+  // Catch-alls only of local domains.
+  EXPECT_TRUE(IsKind(dir_->AddAlias("@" + RandomDomain(), "alice@" + d), ErrorKind::kNotFound));
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("carol@" + d, {"@" + RandomDomain()})), ErrorKind::kNotFound));
+  // "@domain" only where it means a catch-all.
+  for (std::string bad : std::vector<std::string>{"@", "@a@" + d, "@bad domain", "@ " + d, "@" + d + "*", "@x..y"}) {
+    EXPECT_TRUE(IsKind(dir_->AddAlias(bad, "alice@" + d), ErrorKind::kInvalidInput)) << bad;
+    EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("dave@" + d, {bad})), ErrorKind::kInvalidInput)) << bad;
+  }
+  EXPECT_TRUE(IsKind(dir_->AddAccount(MakeAccount("@" + d)), ErrorKind::kInvalidInput));
+
+  // Listed with its account like any alias.
+  auto listed = dir_->ListAccounts(d);
+  ASSERT_TRUE(listed) << Why(listed);
+  auto pm = std::find_if(listed->begin(), listed->end(), [&](const Account& a) { return a.address == "postmaster@" + d; });
+  ASSERT_NE(pm, listed->end());
+  EXPECT_EQ(pm->aliases, std::vector<std::string>{"@" + d});
+
+  // Gone with its account: unknown local parts are unknown again.
+  ASSERT_TRUE(dir_->DeleteAccount("postmaster@" + d));
+  auto after = Eventually([&] { return dir_->Lookup("unknown@" + d); }, Gone);
+  ASSERT_TRUE(after) << Why(after);
+  EXPECT_FALSE(after->has_value());
+  EXPECT_TRUE(Found(dir_->Lookup("alice@" + d)));
+}
+
+TEST_P(DirectoryConformance, CatchAllGivenWithTheAccountAndSortedWithItsAliases) {
+  std::string d = NewDomain();
+  std::string other = NewDomain();
+  // One account may hold the catch-alls of several domains, its own or not.
+  AddOrFail(MakeAccount("hostmaster@" + d, {"zz@" + d, "@" + other, "@" + d, "aa@" + d}));
+  auto got = LookupEventually("anything@" + other);
+  ASSERT_TRUE(Found(got)) << Why(got);
+  EXPECT_EQ((*got)->address, "hostmaster@" + d);
+  std::vector<std::string> want = {"@" + d, "@" + other, "aa@" + d, "zz@" + d};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ((*got)->aliases, want);
+  auto own = dir_->Lookup("anything@" + d);
+  ASSERT_TRUE(Found(own)) << Why(own);
+  EXPECT_EQ((*own)->address, "hostmaster@" + d);
+}
+
 TEST_P(DirectoryConformance, ListAccountsPerDomainSorted) {
   std::string d1 = NewDomain();
   std::string d2 = NewDomain();
@@ -579,6 +749,42 @@ TEST(SqlDirectory, RowsWrittenWithPlainSqlAreServedAtOnce) {
   ASSERT_TRUE(dir->AddAccount(MakeAccount("postmaster@" + d)));  // the alias was freed with its account
 }
 
+TEST(SqlDirectory, PlainSqlKeepsRelayDomainsAndCatchAllsConsistent) {
+  auto dir = MakeSql(Sql().metad_a->target());
+  std::string d = RandomDomain();
+  std::string r = RandomDomain();
+  ExecSql("INSERT INTO directory_domains (name) VALUES ('" + d + "');"
+          "INSERT INTO directory_domains (name, kind) VALUES ('" + r + "', 'relay');"
+          "INSERT INTO directory_accounts (address) VALUES ('pm@" + d + "');"
+          "INSERT INTO directory_aliases (alias, address) VALUES ('@" + d + "', 'pm@" + d + "');");
+  auto relay = dir->IsRelayDomain(r);
+  ASSERT_TRUE(relay && *relay) << Why(relay);
+  auto caught = dir->Lookup("anyone@" + d);
+  ASSERT_TRUE(Found(caught)) << Why(caught);
+  EXPECT_EQ((*caught)->address, "pm@" + d);
+
+  // No account and no catch-all in a relay domain or an unknown one; a domain
+  // with accounts does not turn into a relay domain; kinds are spelled out.
+  EXPECT_THROW(ExecSql("INSERT INTO directory_accounts (address) VALUES ('x@" + r + "')"),
+               pqxx::foreign_key_violation);
+  EXPECT_THROW(ExecSql("INSERT INTO directory_aliases (alias, address) VALUES ('@" + r + "', 'pm@" + d + "')"),
+               pqxx::foreign_key_violation);
+  EXPECT_THROW(ExecSql("INSERT INTO directory_aliases (alias, address) VALUES ('@" + RandomDomain() + "', 'pm@" + d +
+                       "')"),
+               pqxx::foreign_key_violation);
+  EXPECT_THROW(ExecSql("UPDATE directory_domains SET kind = 'relay' WHERE name = '" + d + "'"),
+               pqxx::foreign_key_violation);
+  EXPECT_THROW(ExecSql("INSERT INTO directory_domains (name, kind) VALUES ('" + d + "', 'relay')"),
+               pqxx::unique_violation);
+  EXPECT_THROW(ExecSql("INSERT INTO directory_domains (name, kind) VALUES ('" + RandomDomain() + "', 'backup')"),
+               pqxx::check_violation);
+  // "@" only as a catch-all: "@", "@a@b" and "x@" are refused.
+  for (std::string bad : std::vector<std::string>{"@", "@a@" + d, "x@"})
+    EXPECT_THROW(ExecSql("INSERT INTO directory_aliases (alias, address) VALUES ('" + bad + "', 'pm@" + d + "')"),
+                 pqxx::check_violation)
+        << bad;
+}
+
 TEST(SqlDirectory, ConcurrentClashingWritesThroughTwoReplicasLeaveOneWinner) {
   auto a = MakeSql(Sql().metad_a->target());
   auto b = MakeSql(Sql().metad_b->target());
@@ -736,6 +942,84 @@ TEST(FileDirectory, AMissingFileIsEmptyUntilTheFirstWrite) {
   ASSERT_TRUE((*d)->AddDomain("example.test"));
   EXPECT_TRUE(std::filesystem::exists(dir + "/none"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/none.tmp"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(FileDirectory, RelayDomainsAndCatchAllsSurviveAReload) {
+  std::string dir = TempDir();
+  std::string path = dir + "/directory";
+  {
+    auto d = FileDirectory::Open(path);
+    ASSERT_TRUE(d) << Why(d);
+    ASSERT_TRUE((*d)->AddDomain("example.test"));
+    ASSERT_TRUE((*d)->AddRelayDomain("Backup.Example"));
+    ASSERT_TRUE((*d)->AddAccount(Account{"postmaster@example.test", {}, "{PLAIN}p", 0, 0, true}));
+    ASSERT_TRUE((*d)->AddAccount(Account{"alice@example.test", {"al@example.test"}, "{PLAIN}a", 0, 0, true}));
+    ASSERT_TRUE((*d)->AddAlias("@example.test", "postmaster@example.test"));
+  }
+  // What an operator reads (and may write by hand): the documented syntax.
+  std::string text = ReadTestFile(path) + "\n";  // ReadTestFile drops the last newline
+  EXPECT_NE(text.find("\nrelay_domain backup.example\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\naccount postmaster@example.test {PLAIN}p aliases=@example.test\n"), std::string::npos)
+      << text;
+
+  // A new instance (another process, or a restart) reads the same directory back.
+  auto again = FileDirectory::Open(path);
+  ASSERT_TRUE(again) << Why(again);
+  auto relay = (*again)->IsRelayDomain("backup.example");
+  ASSERT_TRUE(relay && *relay) << Why(relay);
+  auto local = (*again)->IsLocalDomain("backup.example");
+  ASSERT_TRUE(local) << Why(local);
+  EXPECT_FALSE(*local);
+  auto relays = (*again)->ListRelayDomains();
+  ASSERT_TRUE(relays);
+  EXPECT_EQ(*relays, std::vector<std::string>{"backup.example"});
+  auto domains = (*again)->ListDomains();
+  ASSERT_TRUE(domains);
+  EXPECT_EQ(*domains, std::vector<std::string>{"example.test"});
+  auto caught = (*again)->Lookup("nobody@example.test");
+  ASSERT_TRUE(Found(caught)) << Why(caught);
+  EXPECT_EQ((*caught)->address, "postmaster@example.test");
+  auto exact = (*again)->Lookup("al@example.test");
+  ASSERT_TRUE(Found(exact)) << Why(exact);
+  EXPECT_EQ((*exact)->address, "alice@example.test");
+  EXPECT_TRUE(IsKind((*again)->AddDomain("backup.example"), ErrorKind::kAlreadyExists));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(FileDirectory, HandWrittenRelayDomainsAndCatchAllsAreChecked) {
+  std::string dir = TempDir();
+  std::string path = dir + "/users";
+  WriteText(path,
+            "domain example.test\n"
+            "relay_domain Relay.Example\t# backup MX for a partner\n"
+            "account pm@example.test - aliases=@EXAMPLE.test,abuse@example.test\n");
+  auto d = FileDirectory::Open(path);
+  ASSERT_TRUE(d) << Why(d);
+  auto relay = (*d)->IsRelayDomain("relay.example");
+  ASSERT_TRUE(relay && *relay) << Why(relay);
+  auto caught = (*d)->Lookup("x@example.test");
+  ASSERT_TRUE(Found(caught)) << Why(caught);
+  EXPECT_EQ((*caught)->aliases, (std::vector<std::string>{"@example.test", "abuse@example.test"}));
+
+  // Each of these makes the whole file unreadable, naming the line.
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"domain example.test\nrelay_domain example.test\n", "line 2"},          // both kinds
+      {"relay_domain r.example\ndomain r.example\n", "line 2"},                // both kinds
+      {"account pm@example.test - aliases=@example.test\ndomain example.test\n", "line 1"},  // domain first
+      {"domain example.test\nrelay_domain r.example\naccount pm@example.test - aliases=@r.example\n", "line 3"},
+      {"domain example.test\naccount a@example.test - aliases=@example.test\n"
+       "account b@example.test - aliases=@example.test\n", "line 3"},          // one catch-all per domain
+      {"domain example.test\naccount a@example.test - aliases=@\n", "line 2"},
+      {"relay_domain\n", "line 1"},
+      {"relay_domain a b\n", "line 1"},
+  };
+  for (const auto& [text, line] : bad) {
+    WriteText(path, text);
+    auto fresh = FileDirectory::Open(path);
+    ASSERT_TRUE(IsKind(fresh, ErrorKind::kUnavailable)) << text;
+    EXPECT_NE(fresh.error().message.find(line), std::string::npos) << text << ": " << fresh.error().message;
+  }
   std::filesystem::remove_all(dir);
 }
 
@@ -932,9 +1216,16 @@ class CountingDirectory final : public Directory {
     if (fail) return Fail(ErrorKind::kUnavailable, "down");
     return inner.IsLocalDomain(d);
   }
+  Result<bool> IsRelayDomain(std::string_view d) override {
+    ++relay_checks;
+    if (fail) return Fail(ErrorKind::kUnavailable, "down");
+    return inner.IsRelayDomain(d);
+  }
   Result<std::vector<std::string>> ListDomains() override { return inner.ListDomains(); }
+  Result<std::vector<std::string>> ListRelayDomains() override { return inner.ListRelayDomains(); }
   Result<std::vector<Account>> ListAccounts(std::string_view d) override { return inner.ListAccounts(d); }
   Result<void> AddDomain(std::string_view d) override { return inner.AddDomain(d); }
+  Result<void> AddRelayDomain(std::string_view d) override { return inner.AddRelayDomain(d); }
   Result<void> AddAccount(const Account& a) override { return inner.AddAccount(a); }
   Result<void> DeleteAccount(std::string_view a) override { return inner.DeleteAccount(a); }
   Result<void> SetPasswordHash(std::string_view a, std::string_view h) override { return inner.SetPasswordHash(a, h); }
@@ -944,6 +1235,7 @@ class CountingDirectory final : public Directory {
   MemoryDirectory inner;
   std::atomic<int> lookups{0};
   std::atomic<int> domain_checks{0};
+  std::atomic<int> relay_checks{0};
   std::atomic<bool> fail{false};
 };
 
@@ -1024,6 +1316,55 @@ TEST(CachingDirectory, WritesThroughTheCacheInvalidate) {
   EXPECT_TRUE(Gone(cache.Lookup("a@c.example")));
   EXPECT_TRUE(Gone(cache.Lookup("alias@c.example")));
   EXPECT_TRUE(Gone(cache.Lookup("second@c.example")));
+}
+
+TEST(CachingDirectory, RelayDomainChecksAreCachedAndInvalidatedByDomainWrites) {
+  auto counting = std::make_shared<CountingDirectory>();
+  CachingDirectory cache(counting, 30s);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(*cache.IsRelayDomain("r.example"));
+    EXPECT_FALSE(*cache.IsRelayDomain("R.Example"));  // same key
+  }
+  EXPECT_EQ(counting->relay_checks.load(), 1);
+  EXPECT_FALSE(*cache.IsLocalDomain("r.example"));
+  ASSERT_TRUE(cache.AddRelayDomain("r.example"));
+  EXPECT_TRUE(*cache.IsRelayDomain("r.example"));
+  EXPECT_FALSE(*cache.IsLocalDomain("r.example"));
+  EXPECT_EQ(counting->relay_checks.load(), 2);
+  // A refused AddDomain of the same name still drops both entries (harmless re-read).
+  EXPECT_TRUE(IsKind(cache.AddDomain("r.example"), ErrorKind::kAlreadyExists));
+  EXPECT_TRUE(*cache.IsRelayDomain("r.example"));
+  EXPECT_EQ(counting->relay_checks.load(), 3);
+  counting->fail = true;  // errors are not cached
+  EXPECT_TRUE(IsKind(cache.IsRelayDomain("other.example"), ErrorKind::kUnavailable));
+  counting->fail = false;
+  EXPECT_FALSE(*cache.IsRelayDomain("other.example"));
+  EXPECT_EQ(counting->relay_checks.load(), 5);
+}
+
+TEST(CachingDirectory, AddingACatchAllDropsTheDomainsCachedLookups) {
+  auto counting = std::make_shared<CountingDirectory>();
+  ASSERT_TRUE(counting->inner.AddDomain("c.example"));
+  ASSERT_TRUE(counting->inner.AddDomain("other.example"));
+  ASSERT_TRUE(counting->inner.AddAccount(MakeAccount("pm@c.example")));
+  CachingDirectory cache(counting, 30s);
+  EXPECT_TRUE(Gone(cache.Lookup("nobody@c.example")));       // negative, cached
+  EXPECT_TRUE(Gone(cache.Lookup("nobody@other.example")));   // negative, cached
+  ASSERT_TRUE(cache.AddAlias("@C.example", "pm@c.example"));
+  auto caught = cache.Lookup("nobody@c.example");
+  ASSERT_TRUE(Found(caught)) << Why(caught);
+  EXPECT_EQ((*caught)->address, "pm@c.example");
+  EXPECT_TRUE(Gone(cache.Lookup("nobody@other.example")));   // another domain: still cached
+  EXPECT_EQ(counting->lookups.load(), 3);
+  // An account added later replaces the cached catch-all answer for its address.
+  EXPECT_TRUE(Found(cache.Lookup("late@c.example")));
+  ASSERT_TRUE(cache.AddAccount(MakeAccount("late@c.example")));
+  auto late = cache.Lookup("late@c.example");
+  ASSERT_TRUE(Found(late));
+  EXPECT_EQ((*late)->address, "late@c.example");
+  // Deleting the catch-all's account drops lookups it answered.
+  ASSERT_TRUE(cache.DeleteAccount("pm@c.example"));
+  EXPECT_TRUE(Gone(cache.Lookup("nobody@c.example")));
 }
 
 TEST(CachingDirectory, SizeIsBounded) {

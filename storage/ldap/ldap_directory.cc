@@ -493,41 +493,71 @@ LdapDirectory::LdapDirectory(LdapDirectoryConfig config)
 
 LdapDirectory::~LdapDirectory() = default;
 
+namespace {
+
+// True when the entry is the account of `address` itself (address or alias), not
+// only the holder of a catch-all.
+bool MatchesExactly(const Entry& e, const std::string& address) {
+  if (Lower(e.First("mail")) == address) return true;
+  if (auto v = e.Values("columbaalias"))
+    for (const auto& alias : *v)
+      if (Lower(alias) == address) return true;
+  return false;
+}
+
+}  // namespace
+
 Result<std::optional<Account>> LdapDirectory::Lookup(std::string_view address) {
   auto a = NormalizeAsciiAddress(address);
   if (!a) return tl::unexpected(a.error());
-  auto entries = Search(*read_pool_, config_, users_dn_, AnyAddressFilter({*a}), kAccountAttrs);
+  // One search for the address, its alias and the domain's catch-all.
+  const std::string filter = AnyAddressFilter({*a, CatchAllOf(DomainOf(*a))});
+  auto entries = Search(*read_pool_, config_, users_dn_, filter, kAccountAttrs);
   if (!entries) return tl::unexpected(entries.error());
   if (entries->empty() && ConfirmNegativesOnProvider()) {
     // A replica may not have caught up with an account added a moment ago; "no
     // such user" is a permanent answer (550), so only the provider may give it.
     // If the provider is unreachable this is kUnavailable: try again later.
-    entries = Search(*write_pool_, config_, users_dn_, AnyAddressFilter({*a}), kAccountAttrs);
+    entries = Search(*write_pool_, config_, users_dn_, filter, kAccountAttrs);
     if (!entries) return tl::unexpected(entries.error());
   }
   if (entries->empty()) return std::optional<Account>();
-  if (entries->size() > 1)
-    return Fail(ErrorKind::kInternal, "directory inconsistent: " + std::to_string(entries->size()) +
+  // The exact match wins; the catch-all's holder answers only when there is none.
+  std::vector<const Entry*> exact, catch_all;
+  for (const auto& e : *entries) (MatchesExactly(e, *a) ? exact : catch_all).push_back(&e);
+  const auto& chosen = exact.empty() ? catch_all : exact;
+  if (chosen.size() > 1)
+    return Fail(ErrorKind::kInternal, "directory inconsistent: " + std::to_string(chosen.size()) +
                                           " accounts match " + *a);
-  auto account = AccountFromEntry(entries->front());
+  auto account = AccountFromEntry(*chosen.front());
   if (!account) return tl::unexpected(account.error());
   return std::optional<Account>(std::move(*account));
 }
 
 static Result<bool> DomainExists(LdapDirectory::Pool& pool, const LdapDirectoryConfig& config,
-                                 const std::string& domains_dn, const std::string& domain) {
+                                 const std::string& domains_dn, const std::string& domain,
+                                 const char* object_class = "columbaDomain") {
   static const char* const attrs[] = {"cn", nullptr};
-  auto entries = Search(pool, config, domains_dn, "(&(objectClass=columbaDomain)(cn=" + EscapeFilterValue(domain) + "))", attrs);
+  auto entries = Search(pool, config, domains_dn,
+                        std::string("(&(objectClass=") + object_class + ")(cn=" + EscapeFilterValue(domain) + "))",
+                        attrs);
   if (!entries) return tl::unexpected(entries.error());
   return !entries->empty();
 }
 
-Result<bool> LdapDirectory::IsLocalDomain(std::string_view domain) {
+Result<bool> LdapDirectory::IsDomainOfClass(std::string_view domain, const char* object_class) {
   auto d = NormalizeDomain(domain);
   if (!d) return false;  // not a domain name, so not one of ours
-  auto found = DomainExists(*read_pool_, config_, domains_dn_, *d);
-  if (found && !*found && ConfirmNegativesOnProvider()) return DomainExists(*write_pool_, config_, domains_dn_, *d);
+  auto found = DomainExists(*read_pool_, config_, domains_dn_, *d, object_class);
+  if (found && !*found && ConfirmNegativesOnProvider())
+    return DomainExists(*write_pool_, config_, domains_dn_, *d, object_class);
   return found;
+}
+
+Result<bool> LdapDirectory::IsLocalDomain(std::string_view domain) { return IsDomainOfClass(domain, "columbaDomain"); }
+
+Result<bool> LdapDirectory::IsRelayDomain(std::string_view domain) {
+  return IsDomainOfClass(domain, "columbaRelayDomain");
 }
 
 bool LdapDirectory::ConfirmNegativesOnProvider() const {
@@ -535,15 +565,19 @@ bool LdapDirectory::ConfirmNegativesOnProvider() const {
          !(config_.read_uris.size() == 1 && config_.read_uris.front() == config_.write_uri);
 }
 
-Result<std::vector<std::string>> LdapDirectory::ListDomains() {
+Result<std::vector<std::string>> LdapDirectory::ListDomainsOfClass(const char* object_class) {
   static const char* const attrs[] = {"cn", nullptr};
-  auto entries = Search(*read_pool_, config_, domains_dn_, "(objectClass=columbaDomain)", attrs);
+  auto entries = Search(*read_pool_, config_, domains_dn_, std::string("(objectClass=") + object_class + ")", attrs);
   if (!entries) return tl::unexpected(entries.error());
   std::vector<std::string> out;
   for (const auto& e : *entries) out.push_back(Lower(e.First("cn")));
   std::sort(out.begin(), out.end());
   return out;
 }
+
+Result<std::vector<std::string>> LdapDirectory::ListDomains() { return ListDomainsOfClass("columbaDomain"); }
+
+Result<std::vector<std::string>> LdapDirectory::ListRelayDomains() { return ListDomainsOfClass("columbaRelayDomain"); }
 
 Result<std::vector<Account>> LdapDirectory::ListAccounts(std::string_view domain) {
   std::string filter = "(objectClass=columbaAccount)";
@@ -567,18 +601,26 @@ Result<std::vector<Account>> LdapDirectory::ListAccounts(std::string_view domain
   return out;
 }
 
-Result<void> LdapDirectory::AddDomain(std::string_view domain) {
+Result<void> LdapDirectory::AddDomainOfClass(std::string_view domain, const char* object_class) {
   auto d = NormalizeDomain(domain);
   if (!d) return tl::unexpected(d.error());
+  // Both kinds share the DN: adding a name that exists as the other kind is
+  // LDAP_ALREADY_EXISTS (kAlreadyExists), even between concurrent writers.
   const std::string dn = "cn=" + EscapeDnValue(*d) + "," + domains_dn_;
   ModBuilder mods;
-  mods.Add(LDAP_MOD_ADD, "objectClass", {"columbaDomain"});
+  mods.Add(LDAP_MOD_ADD, "objectClass", {object_class});
   mods.Add(LDAP_MOD_ADD, "cn", {*d});
   std::string diag;
   auto rc = Write(*write_pool_, [&](LDAP* ld) { return ldap_add_ext_s(ld, dn.c_str(), mods.Get(), nullptr, nullptr); }, diag);
   if (!rc) return tl::unexpected(rc.error());
   if (*rc != LDAP_SUCCESS) return tl::unexpected(MapWriteError(*rc, "domain " + *d, diag));
   return {};
+}
+
+Result<void> LdapDirectory::AddDomain(std::string_view domain) { return AddDomainOfClass(domain, "columbaDomain"); }
+
+Result<void> LdapDirectory::AddRelayDomain(std::string_view domain) {
+  return AddDomainOfClass(domain, "columbaRelayDomain");
 }
 
 Result<void> LdapDirectory::AddAccount(const Account& account) {
@@ -593,6 +635,12 @@ Result<void> LdapDirectory::AddAccount(const Account& account) {
   auto exists = DomainExists(*write_pool_, config_, domains_dn_, DomainOf(*address));
   if (!exists) return tl::unexpected(exists.error());
   if (!*exists) return Fail(ErrorKind::kNotFound, "domain " + DomainOf(*address) + " is not a local domain");
+  for (const auto& alias : aliases) {
+    if (!IsCatchAll(alias)) continue;
+    auto local = DomainExists(*write_pool_, config_, domains_dn_, alias.substr(1));
+    if (!local) return tl::unexpected(local.error());
+    if (!*local) return Fail(ErrorKind::kNotFound, "catch-all " + alias + ": " + alias.substr(1) + " is not a local domain");
+  }
 
   std::vector<std::string> all = aliases;
   all.push_back(*address);
@@ -680,7 +728,7 @@ Result<void> LdapDirectory::SetQuota(std::string_view address, uint64_t bytes, u
 }
 
 Result<void> LdapDirectory::AddAlias(std::string_view alias, std::string_view target) {
-  auto al = NormalizeAsciiAddress(alias);
+  auto al = NormalizeAlias(alias);
   if (!al) return tl::unexpected(al.error());
   auto t = NormalizeAsciiAddress(target);
   if (!t) return tl::unexpected(t.error());
@@ -690,6 +738,11 @@ Result<void> LdapDirectory::AddAlias(std::string_view alias, std::string_view ta
   if (!owner) return tl::unexpected(owner.error());
   if (owner->empty()) return Fail(ErrorKind::kNotFound, "no account " + *t);
   if (owner->size() > 1) return Fail(ErrorKind::kInternal, "directory inconsistent: several accounts match " + *t);
+  if (IsCatchAll(*al)) {
+    auto local = DomainExists(*write_pool_, config_, domains_dn_, al->substr(1));
+    if (!local) return tl::unexpected(local.error());
+    if (!*local) return Fail(ErrorKind::kNotFound, "catch-all " + *al + ": " + al->substr(1) + " is not a local domain");
+  }
   auto clash = Search(*write_pool_, config_, users_dn_, AnyAddressFilter({*al}), attrs);
   if (!clash) return tl::unexpected(clash.error());
   if (!clash->empty()) return Fail(ErrorKind::kAlreadyExists, "address or alias already in use: " + *al);

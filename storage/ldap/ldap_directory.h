@@ -10,8 +10,11 @@
 //   c.base_dn = "dc=columba"; c.bind_dn = "cn=admin,dc=columba"; c.bind_password = pw;
 //   auto dir = LdapDirectory::Create(c);   // Result<std::shared_ptr<LdapDirectory>>
 // DESCRIPTION
-//   Entries: cn=<domain>,ou=domains,<base> (columbaDomain) and
-//   mail=<address>,ou=users,<base> (columbaAccount; aliases in columbaAlias).
+//   Entries: cn=<domain>,ou=domains,<base> (columbaDomain for a local domain,
+//   columbaRelayDomain for a relay domain: one DN per name, so never both) and
+//   mail=<address>,ou=users,<base> (columbaAccount; aliases in columbaAlias, a
+//   catch-all as the alias "@<domain>"). Lookup asks for the address, its alias and
+//   the domain's catch-all in one search and prefers the exact match.
 //   Reads go to the first reachable of read_uris (nearest replica first); a server that
 //   fails (cannot connect, times out, is busy, or lacks the base entries) is skipped for
 //   `retry_down_after` and the next one is tried within the same call. Writes, and the
@@ -72,10 +75,13 @@ class LdapDirectory final : public Directory {
 
   Result<std::optional<Account>> Lookup(std::string_view address) override;
   Result<bool> IsLocalDomain(std::string_view domain) override;
+  Result<bool> IsRelayDomain(std::string_view domain) override;
   Result<std::vector<std::string>> ListDomains() override;
+  Result<std::vector<std::string>> ListRelayDomains() override;
   Result<std::vector<Account>> ListAccounts(std::string_view domain) override;
 
   Result<void> AddDomain(std::string_view domain) override;
+  Result<void> AddRelayDomain(std::string_view domain) override;
   Result<void> AddAccount(const Account& account) override;
   Result<void> DeleteAccount(std::string_view address) override;
   Result<void> SetPasswordHash(std::string_view address, std::string_view hash) override;
@@ -89,6 +95,10 @@ class LdapDirectory final : public Directory {
   // Negative lookups on a replica are re-checked on the provider (replication lag
   // must never turn into a permanent "no such user").
   bool ConfirmNegativesOnProvider() const;
+  // IsLocalDomain / IsRelayDomain: is there a domain entry of `object_class` named `domain`.
+  Result<bool> IsDomainOfClass(std::string_view domain, const char* object_class);
+  Result<std::vector<std::string>> ListDomainsOfClass(const char* object_class);
+  Result<void> AddDomainOfClass(std::string_view domain, const char* object_class);
 
   LdapDirectoryConfig config_;
   std::string domains_dn_;  // ou=domains,<base>

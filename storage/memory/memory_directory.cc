@@ -21,6 +21,8 @@ Result<std::optional<Account>> MemoryDirectory::Lookup(std::string_view address)
   if (!a) return tl::unexpected(a.error());
   std::lock_guard lock(mu_);
   if (Account* found = FindLocked(*a)) return std::optional<Account>(*found);
+  if (auto it = alias_of_.find(CatchAllOf(DomainOf(*a))); it != alias_of_.end())
+    return std::optional<Account>(accounts_.at(it->second));
   return std::optional<Account>();
 }
 
@@ -31,9 +33,21 @@ Result<bool> MemoryDirectory::IsLocalDomain(std::string_view domain) {
   return domains_.count(*d) != 0;
 }
 
+Result<bool> MemoryDirectory::IsRelayDomain(std::string_view domain) {
+  auto d = NormalizeDomain(domain);
+  if (!d) return false;
+  std::lock_guard lock(mu_);
+  return relay_domains_.count(*d) != 0;
+}
+
 Result<std::vector<std::string>> MemoryDirectory::ListDomains() {
   std::lock_guard lock(mu_);
   return std::vector<std::string>(domains_.begin(), domains_.end());
+}
+
+Result<std::vector<std::string>> MemoryDirectory::ListRelayDomains() {
+  std::lock_guard lock(mu_);
+  return std::vector<std::string>(relay_domains_.begin(), relay_domains_.end());
 }
 
 Result<std::vector<Account>> MemoryDirectory::ListAccounts(std::string_view domain) {
@@ -50,12 +64,24 @@ Result<std::vector<Account>> MemoryDirectory::ListAccounts(std::string_view doma
   return out;
 }
 
-Result<void> MemoryDirectory::AddDomain(std::string_view domain) {
+Result<void> MemoryDirectory::AddDomainLocked(std::set<std::string>& kind, std::string_view domain) {
   auto d = NormalizeDomain(domain);
   if (!d) return tl::unexpected(d.error());
-  std::lock_guard lock(mu_);
-  if (!domains_.insert(*d).second) return Fail(ErrorKind::kAlreadyExists, "domain " + *d + ": already exists");
+  if (domains_.count(*d) != 0) return Fail(ErrorKind::kAlreadyExists, "domain " + *d + ": already exists (local)");
+  if (relay_domains_.count(*d) != 0)
+    return Fail(ErrorKind::kAlreadyExists, "domain " + *d + ": already exists (relay)");
+  kind.insert(*d);
   return {};
+}
+
+Result<void> MemoryDirectory::AddDomain(std::string_view domain) {
+  std::lock_guard lock(mu_);
+  return AddDomainLocked(domains_, domain);
+}
+
+Result<void> MemoryDirectory::AddRelayDomain(std::string_view domain) {
+  std::lock_guard lock(mu_);
+  return AddDomainLocked(relay_domains_, domain);
 }
 
 Result<void> MemoryDirectory::AddAccount(const Account& account) {
@@ -68,6 +94,9 @@ Result<void> MemoryDirectory::AddAccount(const Account& account) {
   std::lock_guard lock(mu_);
   if (domains_.count(DomainOf(*address)) == 0)
     return Fail(ErrorKind::kNotFound, "domain " + DomainOf(*address) + " is not a local domain");
+  for (const auto& alias : aliases)
+    if (IsCatchAll(alias) && domains_.count(alias.substr(1)) == 0)
+      return Fail(ErrorKind::kNotFound, "catch-all " + alias + ": " + alias.substr(1) + " is not a local domain");
   if (FindLocked(*address) != nullptr) return Fail(ErrorKind::kAlreadyExists, "address or alias already in use: " + *address);
   for (const auto& alias : aliases)
     if (FindLocked(alias) != nullptr) return Fail(ErrorKind::kAlreadyExists, "address or alias already in use: " + *address);
@@ -113,13 +142,15 @@ Result<void> MemoryDirectory::SetQuota(std::string_view address, uint64_t bytes,
 }
 
 Result<void> MemoryDirectory::AddAlias(std::string_view alias, std::string_view target) {
-  auto al = NormalizeAsciiAddress(alias);
+  auto al = NormalizeAlias(alias);
   if (!al) return tl::unexpected(al.error());
   auto t = NormalizeAsciiAddress(target);
   if (!t) return tl::unexpected(t.error());
   std::lock_guard lock(mu_);
   Account* owner = FindLocked(*t);
   if (owner == nullptr) return Fail(ErrorKind::kNotFound, "no account " + *t);
+  if (IsCatchAll(*al) && domains_.count(al->substr(1)) == 0)
+    return Fail(ErrorKind::kNotFound, "catch-all " + *al + ": " + al->substr(1) + " is not a local domain");
   if (FindLocked(*al) != nullptr) return Fail(ErrorKind::kAlreadyExists, "address or alias already in use: " + *al);
   owner->aliases.insert(std::lower_bound(owner->aliases.begin(), owner->aliases.end(), *al), *al);
   alias_of_[*al] = owner->address;

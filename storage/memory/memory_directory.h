@@ -7,7 +7,9 @@
 //   suite (storage/ldap/directory_conformance_test.cc): addresses and domains are
 //   lower-cased and must be ASCII; aliases are unique across addresses and aliases;
 //   accounts come back with aliases sorted; the same order of checks (input, domain,
-//   clashes), so the same error wins when several apply. Thread-safe: one mutex
+//   clashes), so the same error wins when several apply. A catch-all is an alias
+//   "@domain" like any other (unique, so one per domain); only Lookup falls back
+//   to it, never the clash checks or the naming of a target. Thread-safe: one mutex
 //   guards all maps; no call blocks on anything else.
 // NEVER
 //   Is durable or shared between processes: never wire it alone into a running
@@ -30,10 +32,13 @@ class MemoryDirectory final : public Directory {
 
   Result<std::optional<Account>> Lookup(std::string_view address) override;
   Result<bool> IsLocalDomain(std::string_view domain) override;
+  Result<bool> IsRelayDomain(std::string_view domain) override;
   Result<std::vector<std::string>> ListDomains() override;
+  Result<std::vector<std::string>> ListRelayDomains() override;
   Result<std::vector<Account>> ListAccounts(std::string_view domain) override;
 
   Result<void> AddDomain(std::string_view domain) override;
+  Result<void> AddRelayDomain(std::string_view domain) override;
   Result<void> AddAccount(const Account& account) override;
   Result<void> DeleteAccount(std::string_view address) override;
   Result<void> SetPasswordHash(std::string_view address, std::string_view hash) override;
@@ -41,11 +46,15 @@ class MemoryDirectory final : public Directory {
   Result<void> AddAlias(std::string_view alias, std::string_view target) override;
 
  private:
-  // The account an address or alias belongs to, or nullptr. Caller holds mu_.
+  // The account an address or alias belongs to (exactly: never by catch-all), or
+  // nullptr. Caller holds mu_.
   Account* FindLocked(const std::string& address);
+  // Adds `domain` to `kind` unless it is already a domain of either kind. Caller holds mu_.
+  Result<void> AddDomainLocked(std::set<std::string>& kind, std::string_view domain);
 
   std::mutex mu_;
-  std::set<std::string> domains_;
+  std::set<std::string> domains_;        // local domains
+  std::set<std::string> relay_domains_;  // never also in domains_
   std::map<std::string, Account> accounts_;      // canonical address -> account
   std::map<std::string, std::string> alias_of_;  // alias -> canonical address
 };

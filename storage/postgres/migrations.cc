@@ -474,6 +474,42 @@ CREATE TRIGGER directory_aliases_claim AFTER INSERT OR DELETE OR UPDATE OF alias
   FOR EACH ROW EXECUTE FUNCTION directory_claim_address('alias', 'alias');
 )sql";
 
+// v10: relay domains and catch-all aliases in the SQL directory.
+// - directory_domains.kind: 'local' (every row so far) or 'relay'; the name stays
+//   the primary key, so a domain is one kind or the other, never both.
+// - accounts live in local domains only: directory_accounts.domain_kind is always
+//   'local' and (domain, domain_kind) references (name, kind), so neither an
+//   account in a relay domain nor turning a domain with accounts into a relay
+//   domain passes, even with plain SQL.
+// - an alias is either one '@' with text on both sides (v9 allowed more '@'s,
+//   which the API never wrote; NOT VALID leaves rows written by hand before v10
+//   alone, so the migration cannot fail on them) or "@domain", that local
+//   domain's catch-all (one per domain: the alias is the primary key); the
+//   domain must exist as a local domain (foreign key through the generated
+//   columns catchall_domain/catchall_kind, NULL for ordinary aliases, which
+//   MATCH SIMPLE leaves unchecked).
+const char* kV10 = R"sql(
+ALTER TABLE directory_domains
+  ADD COLUMN kind text NOT NULL DEFAULT 'local' CHECK (kind IN ('local', 'relay'));
+ALTER TABLE directory_domains ADD CONSTRAINT directory_domains_name_kind UNIQUE (name, kind);
+
+ALTER TABLE directory_accounts
+  ADD COLUMN domain_kind text NOT NULL DEFAULT 'local' CHECK (domain_kind = 'local');
+ALTER TABLE directory_accounts ADD CONSTRAINT directory_accounts_local_domain
+  FOREIGN KEY (domain, domain_kind) REFERENCES directory_domains (name, kind);
+
+ALTER TABLE directory_aliases DROP CONSTRAINT directory_aliases_alias_check;
+ALTER TABLE directory_aliases ADD CONSTRAINT directory_aliases_alias_check
+  CHECK (alias = lower(alias) AND (alias ~ '^[^@]+@[^@]+$' OR alias ~ '^@[^@]+$')) NOT VALID;
+ALTER TABLE directory_aliases
+  ADD COLUMN catchall_domain text COLLATE "C"
+    GENERATED ALWAYS AS (CASE WHEN alias LIKE '@%' THEN substr(alias, 2) END) STORED,
+  ADD COLUMN catchall_kind text
+    GENERATED ALWAYS AS (CASE WHEN alias LIKE '@%' THEN 'local' END) STORED;
+ALTER TABLE directory_aliases ADD CONSTRAINT directory_aliases_catchall_local_domain
+  FOREIGN KEY (catchall_domain, catchall_kind) REFERENCES directory_domains (name, kind);
+)sql";
+
 const std::vector<Migration> kMigrations = {
     {1, "mailstore", kV1},
     {2, "append function", kV2},
@@ -484,6 +520,7 @@ const std::vector<Migration> kMigrations = {
     {7, "mailbox determines account for the planner", kV7},
     {8, "outbound queue", kV8},
     {9, "sql directory", kV9},
+    {10, "relay domains and catch-all aliases", kV10},
 };
 
 // Any constant works; it only has to be the same in every process.

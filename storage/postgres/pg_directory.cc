@@ -97,8 +97,11 @@ Result<T> PgDirectory::InTransaction(const char* what, Fn fn) {
 Result<std::optional<Account>> PgDirectory::Lookup(std::string_view address) {
   auto a = storage::NormalizeAsciiAddress(address);
   if (!a) return tl::unexpected(a.error());
+  const std::string catch_all = storage::CatchAllOf(storage::DomainOf(*a));
   return InTransaction<std::optional<Account>>("directory lookup", [&](pqxx::work& w) -> Result<std::optional<Account>> {
     auto rows = w.exec_params(std::string("SELECT ") + kAccountCols + kByAddressOrAlias, *a);
+    // The exact address or alias wins; the domain's catch-all only when none matched.
+    if (rows.empty()) rows = w.exec_params(std::string("SELECT ") + kAccountCols + kByAddressOrAlias, catch_all);
     if (rows.empty()) return std::optional<Account>();
     Account acc = AccountFromRow(rows[0]);
     for (const auto& row : w.exec_params("SELECT alias FROM directory_aliases WHERE address = $1 ORDER BY alias",
@@ -108,24 +111,33 @@ Result<std::optional<Account>> PgDirectory::Lookup(std::string_view address) {
   });
 }
 
-Result<bool> PgDirectory::IsLocalDomain(std::string_view domain) {
+Result<bool> PgDirectory::IsDomainOfKind(std::string_view domain, const char* kind) {
   auto d = storage::NormalizeDomain(domain);
   if (!d) return false;  // not a domain name, so not one of ours
   return InTransaction<bool>("directory domain check", [&](pqxx::work& w) -> Result<bool> {
-    return !w.exec_params("SELECT 1 FROM directory_domains WHERE name = $1", *d).empty();
+    return !w.exec_params("SELECT 1 FROM directory_domains WHERE name = $1 AND kind = $2", *d, std::string(kind))
+                .empty();
   });
 }
 
-Result<std::vector<std::string>> PgDirectory::ListDomains() {
-  return InTransaction<std::vector<std::string>>("directory list domains",
-                                                 [&](pqxx::work& w) -> Result<std::vector<std::string>> {
-                                                   std::vector<std::string> out;
-                                                   for (const auto& row :
-                                                        w.exec("SELECT name FROM directory_domains ORDER BY name"))
-                                                     out.push_back(row[0].as<std::string>());
-                                                   return out;
-                                                 });
+Result<bool> PgDirectory::IsLocalDomain(std::string_view domain) { return IsDomainOfKind(domain, "local"); }
+
+Result<bool> PgDirectory::IsRelayDomain(std::string_view domain) { return IsDomainOfKind(domain, "relay"); }
+
+Result<std::vector<std::string>> PgDirectory::ListDomainsOfKind(const char* kind) {
+  return InTransaction<std::vector<std::string>>(
+      "directory list domains", [&](pqxx::work& w) -> Result<std::vector<std::string>> {
+        std::vector<std::string> out;
+        for (const auto& row :
+             w.exec_params("SELECT name FROM directory_domains WHERE kind = $1 ORDER BY name", std::string(kind)))
+          out.push_back(row[0].as<std::string>());
+        return out;
+      });
 }
+
+Result<std::vector<std::string>> PgDirectory::ListDomains() { return ListDomainsOfKind("local"); }
+
+Result<std::vector<std::string>> PgDirectory::ListRelayDomains() { return ListDomainsOfKind("relay"); }
 
 Result<std::vector<Account>> PgDirectory::ListAccounts(std::string_view domain) {
   std::string d;
@@ -162,11 +174,12 @@ Result<std::vector<Account>> PgDirectory::ListAccounts(std::string_view domain) 
   });
 }
 
-Result<void> PgDirectory::AddDomain(std::string_view domain) {
+Result<void> PgDirectory::AddDomainOfKind(std::string_view domain, const char* kind) {
   auto d = storage::NormalizeDomain(domain);
   if (!d) return tl::unexpected(d.error());
   auto r = InTransaction<bool>("directory add domain", [&](pqxx::work& w) -> Result<bool> {
-    w.exec_params("INSERT INTO directory_domains (name) VALUES ($1)", *d);
+    // The name is the primary key whatever the kind: one kind per domain.
+    w.exec_params("INSERT INTO directory_domains (name, kind) VALUES ($1, $2)", *d, std::string(kind));
     return true;
   });
   if (!r && r.error().kind == ErrorKind::kAlreadyExists)
@@ -174,6 +187,10 @@ Result<void> PgDirectory::AddDomain(std::string_view domain) {
   if (!r) return tl::unexpected(r.error());
   return {};
 }
+
+Result<void> PgDirectory::AddDomain(std::string_view domain) { return AddDomainOfKind(domain, "local"); }
+
+Result<void> PgDirectory::AddRelayDomain(std::string_view domain) { return AddDomainOfKind(domain, "relay"); }
 
 Result<void> PgDirectory::AddAccount(const Account& account) {
   auto address = storage::NormalizeAsciiAddress(account.address);
@@ -187,8 +204,16 @@ Result<void> PgDirectory::AddAccount(const Account& account) {
   const std::string domain = storage::DomainOf(*address);
   auto r = InTransaction<bool>("directory add account", [&](pqxx::work& w) -> Result<bool> {
     // The domain row stays locked against removal until commit.
-    if (w.exec_params("SELECT 1 FROM directory_domains WHERE name = $1 FOR KEY SHARE", domain).empty())
+    if (w.exec_params("SELECT 1 FROM directory_domains WHERE name = $1 AND kind = 'local' FOR KEY SHARE", domain)
+            .empty())
       return Fail(ErrorKind::kNotFound, "domain " + domain + " is not a local domain");
+    for (const auto& alias : *aliases) {
+      if (!storage::IsCatchAll(alias)) continue;
+      if (w.exec_params("SELECT 1 FROM directory_domains WHERE name = $1 AND kind = 'local' FOR KEY SHARE",
+                        alias.substr(1))
+              .empty())
+        return Fail(ErrorKind::kNotFound, "catch-all " + alias + ": " + alias.substr(1) + " is not a local domain");
+    }
     w.exec_params(
         "INSERT INTO directory_accounts (address, password_hash, quota_bytes, quota_messages, enabled)"
         " VALUES ($1, $2, $3, $4, $5)",
@@ -248,7 +273,7 @@ Result<void> PgDirectory::SetQuota(std::string_view address, uint64_t bytes, uin
 }
 
 Result<void> PgDirectory::AddAlias(std::string_view alias, std::string_view target) {
-  auto al = storage::NormalizeAsciiAddress(alias);
+  auto al = storage::NormalizeAlias(alias);
   if (!al) return tl::unexpected(al.error());
   auto t = storage::NormalizeAsciiAddress(target);
   if (!t) return tl::unexpected(t.error());
@@ -256,6 +281,11 @@ Result<void> PgDirectory::AddAlias(std::string_view alias, std::string_view targ
     // The target (named by address or alias) stays locked against deletion until commit.
     auto owner = w.exec_params(std::string("SELECT address") + kByAddressOrAlias + " FOR KEY SHARE", *t);
     if (owner.empty()) return Fail(ErrorKind::kNotFound, "no account " + *t);
+    if (storage::IsCatchAll(*al) &&
+        w.exec_params("SELECT 1 FROM directory_domains WHERE name = $1 AND kind = 'local' FOR KEY SHARE",
+                      al->substr(1))
+            .empty())
+      return Fail(ErrorKind::kNotFound, "catch-all " + *al + ": " + al->substr(1) + " is not a local domain");
     w.exec_params("INSERT INTO directory_aliases (alias, address) VALUES ($1, $2)", *al,
                   owner[0][0].as<std::string>());
     return true;

@@ -2,7 +2,9 @@
 //
 // NAME
 //   PgDirectory - domains, accounts and aliases in directory_domains,
-//   directory_accounts, directory_aliases (migration v9, storage/postgres/migrations.cc).
+//   directory_accounts, directory_aliases (migrations v9 and v10,
+//   storage/postgres/migrations.cc). A relay domain is a directory_domains row of
+//   kind 'relay'; a catch-all is the alias "@domain".
 // SYNOPSIS
 //   auto dir = std::make_shared<PgDirectory>(pool);   // pool: pg_store.h ConnectionPool
 //   dir->Lookup("alice@example.com");
@@ -36,10 +38,13 @@ class PgDirectory final : public storage::Directory {
 
   Result<std::optional<storage::Account>> Lookup(std::string_view address) override;
   Result<bool> IsLocalDomain(std::string_view domain) override;
+  Result<bool> IsRelayDomain(std::string_view domain) override;
   Result<std::vector<std::string>> ListDomains() override;
+  Result<std::vector<std::string>> ListRelayDomains() override;
   Result<std::vector<storage::Account>> ListAccounts(std::string_view domain) override;
 
   Result<void> AddDomain(std::string_view domain) override;
+  Result<void> AddRelayDomain(std::string_view domain) override;
   Result<void> AddAccount(const storage::Account& account) override;
   Result<void> DeleteAccount(std::string_view address) override;
   Result<void> SetPasswordHash(std::string_view address, std::string_view hash) override;
@@ -51,6 +56,11 @@ class PgDirectory final : public storage::Directory {
   // retried on serialization failure/deadlock; exceptions mapped to ErrorKind.
   template <class T, class Fn>
   Result<T> InTransaction(const char* what, Fn fn);
+
+  // kind: "local" or "relay" (directory_domains.kind).
+  Result<bool> IsDomainOfKind(std::string_view domain, const char* kind);
+  Result<std::vector<std::string>> ListDomainsOfKind(const char* kind);
+  Result<void> AddDomainOfKind(std::string_view domain, const char* kind);
 
   std::shared_ptr<ConnectionPool> pool_;
 };

@@ -87,6 +87,26 @@ Result<bool> SqlDirectory::IsLocalDomain(std::string_view domain) {
   return r->local();
 }
 
+Result<bool> SqlDirectory::IsRelayDomain(std::string_view domain) {
+  v1::DirectoryIsRelayDomainRequest req;
+  req.set_domain(std::string(domain));
+  auto r = impl_->Call(&v1::Directory::Stub::IsRelayDomain, req);
+  if (!r) return tl::unexpected(r.error());
+  return r->relay();
+}
+
+Result<std::vector<std::string>> SqlDirectory::ListRelayDomains() {
+  auto r = impl_->Call(&v1::Directory::Stub::ListRelayDomains, v1::DirectoryListRelayDomainsRequest{});
+  if (!r) return tl::unexpected(r.error());
+  return std::vector<std::string>(r->domains().begin(), r->domains().end());
+}
+
+Result<void> SqlDirectory::AddRelayDomain(std::string_view domain) {
+  v1::DirectoryAddRelayDomainRequest req;
+  req.set_domain(std::string(domain));
+  return Done(impl_->Call(&v1::Directory::Stub::AddRelayDomain, req));
+}
+
 Result<std::vector<std::string>> SqlDirectory::ListDomains() {
   auto r = impl_->Call(&v1::Directory::Stub::ListDomains, v1::DirectoryListDomainsRequest{});
   if (!r) return tl::unexpected(r.error());

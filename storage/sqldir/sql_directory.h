@@ -41,10 +41,13 @@ class SqlDirectory final : public Directory {
 
   Result<std::optional<Account>> Lookup(std::string_view address) override;
   Result<bool> IsLocalDomain(std::string_view domain) override;
+  Result<bool> IsRelayDomain(std::string_view domain) override;
   Result<std::vector<std::string>> ListDomains() override;
+  Result<std::vector<std::string>> ListRelayDomains() override;
   Result<std::vector<Account>> ListAccounts(std::string_view domain) override;
 
   Result<void> AddDomain(std::string_view domain) override;
+  Result<void> AddRelayDomain(std::string_view domain) override;
   Result<void> AddAccount(const Account& account) override;
   Result<void> DeleteAccount(std::string_view address) override;
   Result<void> SetPasswordHash(std::string_view address, std::string_view hash) override;

@@ -88,8 +88,8 @@ class Columbactl(unittest.TestCase):
         second = f"second-{rand()}.example.test"
         self.stack.ctl("domain", "add", second.upper())
         domains = self.stack.ctl("domain", "list").splitlines()
-        self.assertIn(second, domains)  # lower-cased
-        self.assertIn(self.stack.domain, domains)
+        self.assertIn(f"{second}\tlocal", domains)  # lower-cased
+        self.assertIn(f"{self.stack.domain}\tlocal", domains)
         self.assertNotEqual(self.stack.ctl("domain", "add", second, check=False).returncode, 0)
 
     def test_queue_commands_on_an_empty_queue(self):
