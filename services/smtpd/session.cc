@@ -362,7 +362,8 @@ asio::awaitable<Result<bool>> Session::OwnsAddress(const std::string& address) {
   if (!base) co_return false;
   auto found = co_await ctx_.pool.Run([&]() { return ctx_.directory.Lookup(*base); });
   if (!found) co_return tl::unexpected(found.error());
-  co_return found->has_value() && (*found)->address == auth_user_;
+  // Its own address or a real alias, not any address its catch-all would take.
+  co_return found->has_value() && (*found)->address == auth_user_ && storage::IsOwnAddress(**found, *base);
 }
 
 asio::awaitable<Result<bool>> Session::PopBeforeSmtp() {

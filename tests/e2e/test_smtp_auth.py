@@ -113,6 +113,9 @@ class SmtpAuth(unittest.TestCase):
         cls.cram = st.add_user("cram", "cram-pw", scheme="PLAIN")
         cls.scram = st.add_user("scram", "scram-pw", scheme="SCRAM-SHA-256")
         st.ctl("alias", "add", f"bob.alias@{st.domain}", cls.bob)
+        # carol takes the domain's unknown addresses: that routes mail, it names nobody
+        # (logins as ghost@ below must still fail; carol may not send as them).
+        st.ctl("alias", "add", f"@{st.domain}", cls.carol)
 
     @classmethod
     def tearDownClass(cls):
@@ -251,6 +254,10 @@ class SmtpAuth(unittest.TestCase):
             code, text = s.mail(own)
             self.assertEqual(code, 250, (own, text))
             s.rset()
+        # The catch-all's holder does not own every address of the domain.
+        s = self.submit("127.0.0.2")
+        s.login(self.carol, "carol-pw")
+        self.assertEqual(s.mail(f"nobody-{os.getpid()}@{self.stack.domain}")[0], 553)
 
     # -- relay grants
 
