@@ -40,9 +40,12 @@ class Session {
 
   asio::awaitable<void> Run() {
     if (!co_await Send(smtp::FormatReply(220, "", ctx_.cfg.hostname + " LMTP Columba ready"))) co_return;
+    Touch();
+    idle_.expires_after(ctx_.cfg.idle_timeout);
+    WatchIdle();
     while (!quit_) {
-      ArmIdleTimer();
       net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_command_line);
+      Touch();
       if (line.eof) {
         if (timed_out_) co_await Reply(421, "4.4.2", ctx_.cfg.hostname + " idle timeout, closing connection");
         break;
@@ -76,16 +79,26 @@ class Session {
 
   void Count(const char* kind) { ctx_.metrics.errors.Add({{"kind", kind}}).Increment(); }
 
-  void ArmIdleTimer() {
-    idle_.expires_after(ctx_.cfg.idle_timeout);
+  // One timer per session, not one per line (a 10 KB message is ~150 lines):
+  // reads only note the time (Touch); the timer re-arms itself until the client
+  // has really been silent for idle_timeout while the session waited for it.
+  void Touch() { last_activity_ = std::chrono::steady_clock::now(); }
+  void WatchIdle() {
     idle_.async_wait([this](asio::error_code ec) {
       if (ec) return;
+      auto due = last_activity_ + ctx_.cfg.idle_timeout;
+      if (busy_ || std::chrono::steady_clock::now() < due) {
+        idle_.expires_at(busy_ ? std::chrono::steady_clock::now() + ctx_.cfg.idle_timeout : due);
+        WatchIdle();
+        return;
+      }
       // Abort the pending read; the dialogue then answers 421 and closes.
       timed_out_ = true;
       asio::error_code ignored;
       sock_.cancel(ignored);
     });
   }
+
 
   asio::awaitable<bool> Send(std::string text) {
     auto [ec, n] = co_await asio::async_write(sock_, asio::buffer(text), kNoThrow);
@@ -203,14 +216,14 @@ class Session {
     if (!co_await Reply(354, "", "Start mail input; end with <CRLF>.<CRLF>")) co_return false;
     smtp::DataReader data(ctx_.cfg.max_message_size);
     for (;;) {
-      ArmIdleTimer();
       net::Line line = co_await reader_.ReadLine(ctx_.cfg.max_data_line);
+      Touch();
       if (line.eof) co_return false;  // nothing acknowledged: the client retries
       auto st = line.too_long ? data.FeedTooLong(line.bare_lf) : data.Feed(line.text, line.bare_lf);
       if (st == smtp::DataReader::Status::kDone) break;
     }
     // Storing the copies is bounded by metad.deadline per copy, not by the idle timeout.
-    idle_.cancel();
+    busy_ = true;
     auto started = std::chrono::steady_clock::now();
     ctx_.metrics.bytes_total.Increment(static_cast<double>(data.size()));
     std::string reply;
@@ -235,6 +248,8 @@ class Session {
     ctx_.metrics.delivery_seconds.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     ResetTransaction();
+    busy_ = false;
+    Touch();
     co_return co_await Send(std::move(reply));
   }
 
@@ -296,6 +311,8 @@ class Session {
   bool greeted_ = false;
   bool quit_ = false;
   bool timed_out_ = false;
+  bool busy_ = false;  // storing a message: the client waits for us, it is not idle
+  std::chrono::steady_clock::time_point last_activity_;
   int errors_ = 0;
   std::optional<std::string> mail_from_;
   std::vector<Recipient> recipients_;
