@@ -381,6 +381,30 @@ TEST_F(FsBlobStoreTest, FilesAreWhereTheLayoutSays) {
   EXPECT_EQ(Files(), std::set<std::string>{rel});
 }
 
+TEST_F(FsBlobStoreTest, PrecreatedFanoutIsLaidOutOnceAndSurvivesADeletedDirectory) {
+  auto id = store_->Put("before");
+  ASSERT_TRUE(id.has_value());
+  store_.reset();
+  auto laid = FsBlobStore::Open(root_, true);
+  ASSERT_TRUE(laid.has_value()) << laid.error().message;
+  EXPECT_TRUE(fs::exists(root_ / ".fanout"));
+  EXPECT_TRUE(fs::is_directory(root_ / "00" / "00"));
+  EXPECT_TRUE(fs::is_directory(root_ / "ff" / "ff"));
+  EXPECT_EQ(ReadAll(**laid, *id).value_or(""), "before");  // earlier blobs untouched
+  // A directory removed by hand after the layout: the next Put makes it again.
+  auto probe = (*laid)->Put("probe");
+  ASSERT_TRUE(probe.has_value());
+  const fs::path d2 = root_ / probe->substr(0, 2) / probe->substr(2, 2);
+  fs::remove_all(d2);
+  auto again = (*laid)->Put("probe");
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(ReadAll(**laid, *again).value_or(""), "probe");
+  // Opening again with the marker present does not redo the layout.
+  auto reopened = FsBlobStore::Open(root_, true);
+  ASSERT_TRUE(reopened.has_value());
+  EXPECT_EQ(ReadAll(**reopened, *again).value_or(""), "probe");
+}
+
 TEST_F(FsBlobStoreTest, ReopenSeesEarlierBlobs) {
   auto id = store_->Put("persist me");
   ASSERT_TRUE(id.has_value());

@@ -16,6 +16,7 @@ StorageConfig ReadStorageConfig(ConfigReader& r, bool need_blob, bool need_direc
   StorageConfig c;
   c.blob_backend = r.Enum("blob", "backend", "fs", {"fs"});
   c.blob_root = r.String("blob", "root", "");
+  c.blob_precreate_fanout = r.Bool("blob", "precreate_fanout", false);
   if (need_blob && c.blob_backend == "fs" && c.blob_root.empty())
     r.Invalid("blob", "root", "required for the fs blob store");
   c.directory_backend = r.Enum("directory", "backend", "ldap", {"ldap", "file", "sql"});
@@ -46,7 +47,7 @@ StorageConfig ReadStorageConfig(ConfigReader& r, bool need_blob, bool need_direc
 }
 
 Result<std::shared_ptr<BlobStore>> MakeBlobStore(const StorageConfig& c) {
-  auto fs = FsBlobStore::Open(c.blob_root);
+  auto fs = FsBlobStore::Open(c.blob_root, c.blob_precreate_fanout);
   if (!fs) return tl::unexpected(fs.error());
   return std::shared_ptr<BlobStore>(std::move(*fs));
 }

@@ -36,6 +36,7 @@ namespace columba::storage {
 struct StorageConfig {
   std::string blob_backend;
   std::string blob_root;
+  bool blob_precreate_fanout = false;  // blob.precreate_fanout: lay out every fan-out directory at open
   std::string directory_backend;  // ldap | file | sql
   std::string directory_file;     // directory.file (backend file)
   std::string metad_address;      // metad.address (backend sql)

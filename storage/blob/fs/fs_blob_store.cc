@@ -197,7 +197,7 @@ class FsBlobStore::Sink final : public BlobSink {
 
 // ---------------------------------------------------------------------------
 
-Result<std::unique_ptr<FsBlobStore>> FsBlobStore::Open(const fs::path& root) {
+Result<std::unique_ptr<FsBlobStore>> FsBlobStore::Open(const fs::path& root, bool precreate_fanout) {
   if (root.empty()) return Fail(ErrorKind::kInvalidInput, "blob store: empty root directory");
   std::error_code ec;
   fs::create_directories(root, ec);
@@ -209,7 +209,38 @@ Result<std::unique_ptr<FsBlobStore>> FsBlobStore::Open(const fs::path& root) {
     // Make the root's own entry durable too (it may have just been created).
     if (auto r = FsyncDir(fs::absolute(root).parent_path()); !r) return tl::unexpected(r.error());
   }
+  if (precreate_fanout) {
+    if (auto r = store->PrecreateFanout(); !r) return tl::unexpected(r.error());
+  }
   return store;
+}
+
+// Every fan-out directory, made durable with one syncfs, then the marker (so a
+// crash before it means "do it again", never "assume they exist").
+Result<void> FsBlobStore::PrecreateFanout() {
+  const fs::path marker = root_ / ".fanout";
+  struct stat st;
+  if (::stat(marker.c_str(), &st) != 0) {
+    static const char* hex = "0123456789abcdef";
+    for (unsigned a = 0; a < 256; ++a) {
+      const std::string l1{hex[a >> 4], hex[a & 15]};
+      const fs::path d1 = root_ / l1;
+      if (::mkdir(d1.c_str(), 0750) != 0 && errno != EEXIST) return ErrnoFail(errno, "mkdir", d1);
+      for (unsigned b = 0; b < 256; ++b) {
+        const fs::path d2 = d1 / std::string{hex[b >> 4], hex[b & 15]};
+        if (::mkdir(d2.c_str(), 0750) != 0 && errno != EEXIST) return ErrnoFail(errno, "mkdir", d2);
+      }
+    }
+    Fd rootfd = OpenRetry(root_.c_str(), O_RDONLY | O_DIRECTORY);
+    if (rootfd.get() < 0 || ::syncfs(rootfd.get()) != 0) return ErrnoFail(errno, "syncfs", root_);
+    Fd m = OpenRetry(marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0640);
+    if (m.get() < 0 || ::fsync(m.get()) != 0) return ErrnoFail(errno, "create", marker);
+    if (auto r = FsyncDir(root_); !r) return r;
+  }
+  std::lock_guard lock(fanout_mu_);
+  level1_durable_.set();
+  level2_durable_.set();
+  return {};
 }
 
 FsBlobStore::FsBlobStore(Key, fs::path root) : root_(std::move(root)), tmp_dir_(root_ / "tmp") {}
@@ -253,7 +284,17 @@ Result<void> FsBlobStore::Install(const std::string& tmp_path, const std::string
     return FsyncDir(target.parent_path());
   }
   // Absent (or, after damage, the wrong size): rename atomically replaces.
-  if (::rename(tmp_path.c_str(), target.c_str()) != 0) return ErrnoFail(errno, "rename into", target);
+  if (::rename(tmp_path.c_str(), target.c_str()) != 0) {
+    if (errno != ENOENT) return ErrnoFail(errno, "rename into", target);
+    // A fan-out directory believed present is gone (removed by hand): make it again.
+    {
+      std::lock_guard lock(fanout_mu_);
+      level1_durable_.reset(HexValue(id.substr(0, 2)));
+      level2_durable_.reset(HexValue(id.substr(0, 4)));
+    }
+    if (auto r = EnsureFanout(id); !r) return r;
+    if (::rename(tmp_path.c_str(), target.c_str()) != 0) return ErrnoFail(errno, "rename into", target);
+  }
   return FsyncDir(target.parent_path());
 }
 

@@ -37,7 +37,10 @@ namespace columba::storage {
 class FsBlobStore final : public BlobStore {
  public:
   // Opens (and creates if missing, with root/tmp/) the store rooted at `root`.
-  static Result<std::unique_ptr<FsBlobStore>> Open(const std::filesystem::path& root);
+  // precreate_fanout: lay out all 65,536 fan-out directories once (marker file
+  // root/.fanout; ~2 s on a new store), so no Put pays a directory creation and
+  // its fsync; without it directories are made, durably, on first use.
+  static Result<std::unique_ptr<FsBlobStore>> Open(const std::filesystem::path& root, bool precreate_fanout = false);
 
   // Only Open can make the key: use Open.
   class Key {
@@ -78,6 +81,7 @@ class FsBlobStore final : public BlobStore {
   // Fan-out directories this process has made sure are durable (created or found,
   // then the parent fsync'ed once). Index: first byte / first two bytes of the id.
   std::mutex fanout_mu_;
+  Result<void> PrecreateFanout();
   std::bitset<256> level1_durable_;
   std::bitset<65536> level2_durable_;
 };
