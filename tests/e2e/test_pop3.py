@@ -456,13 +456,28 @@ class Pop3(unittest.TestCase):
         self.assertTrue(ok.startswith("+OK"))
         r.cmd("QUIT")
         self.assertEqual(self.stack.redis("GET", "pbs:127.0.0.6"), u)
+        listed = self.popbeforesmtp_list()
+        self.assertEqual(listed["127.0.0.6"][0], u)
+        self.assertTrue(0 < listed["127.0.0.6"][1] <= 3)
+        self.assertNotIn("127.0.0.7", listed)
         self.assertEqual(relay("127.0.0.6"), 250)
         self.assertEqual(relay("127.0.0.7"), 554)
         time.sleep(3.5)  # pop3.pop_before_smtp_ttl has passed
         self.assertEqual(relay("127.0.0.6"), 554)
+        self.assertNotIn("127.0.0.6", self.popbeforesmtp_list())  # expired records are not listed
         # A trusted client writes no record.
         self.login_raw(pbs.port, u)[0].cmd("QUIT")
         self.assertEqual(self.stack.redis("GET", "pbs:127.0.0.1"), "")
+
+    def popbeforesmtp_list(self):
+        """{client: (user, seconds_left)} from `columbactl popbeforesmtp list` (this stack's Redis prefix)."""
+        cfg = self.stack.write_config("columbactl-pbs", {"redis": {"uri": self.stack.env["COLUMBA_REDIS_URI"],
+                                                                   "key_prefix": f'"{self.stack.redis_prefix}"'}})
+        out = subprocess.run([self.stack.bin("columbactl"), "--config", cfg, "popbeforesmtp", "list"],
+                             capture_output=True, timeout=30, check=True).stdout.decode()
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "client\tuser\tseconds_left")
+        return {l.split("\t")[0]: (l.split("\t")[1], int(l.split("\t")[2])) for l in lines[1:]}
 
     def test_pop_before_smtp_window_per_domain(self):
         pbs = self.stack.start_pop3d("pop3d-pbsdom", pop3__allow_plaintext_auth="true",
