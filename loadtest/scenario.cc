@@ -9,12 +9,14 @@ namespace columba::loadtest {
 
 namespace {
 
-const std::array<ScenarioInfo, 4> kScenarios = {{
+const std::array<ScenarioInfo, 5> kScenarios = {{
     {"lmtp", "deliver messages over LMTP (RFC 2033), one reply per recipient", 2424, &MakeLmtpScenario},
     {"imap", "IMAP sessions running a weighted mix of commands after LOGIN and SELECT", 2143, &MakeImapScenario},
     {"imap-idle", "many IMAP connections logged in and selected, held idle", 2143, &MakeImapIdleScenario},
     {"imap-notify", "LMTP delivery to an IDLEing IMAP session: time from 250 to EXISTS", 2143,
      &MakeImapNotifyScenario},
+    {"pop3", "POP3 sessions: USER/PASS, STAT, UIDL, RETR of every message, QUIT (sessions/s)", 2110,
+     &MakePop3Scenario},
 }};
 
 }  // namespace
