@@ -99,10 +99,11 @@ asio::awaitable<bool> MaildropLock::Confirm() {
 }
 
 asio::awaitable<void> MaildropLock::Release() {
+  const bool was_held = held_;  // a local at the top on purpose (GCC 12, see Session::ReleaseLock)
   stopped_ = true;
+  held_ = false;
   timer_.cancel();
-  if (held_) {
-    held_ = false;
+  if (was_held) {
     Result<bool> r = co_await ctx_.pool.Run([this] { return ctx_.ephemeral.Unlock(key_, token_); });
     if (!r) ctx_.metrics.Error("redis");  // the lease ends it
   }

@@ -56,7 +56,8 @@ void Session::Ok(std::string_view text) { out_ += pop3::FormatOk(text); }
 void Session::Err(std::string_view code, std::string_view text) { out_ += pop3::FormatErr(code, text); }
 
 asio::awaitable<bool> Session::Flush() {
-  if (!out_.empty() && !write_failed_) {
+  const bool write = !out_.empty() && !write_failed_;  // a top-level local on purpose (GCC 12)
+  if (write) {
     auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out_), kNoThrow);
     if (ec) write_failed_ = closing_ = true;
   }
@@ -118,8 +119,11 @@ void Session::EnterTransaction(std::string user, uint64_t account_id, Maildrop d
   lock_->StartRenewal();
 }
 
+// A named local on purpose: GCC 12 miscompiled a parameterless member coroutine
+// without locals (garbage `this`; see smtpd's CmdStartTls).
 asio::awaitable<void> Session::ReleaseLock() {
-  if (lock_) co_await lock_->Release();
+  std::shared_ptr<MaildropLock> lock = lock_;
+  if (lock) co_await lock->Release();
 }
 
 asio::awaitable<void> Session::BadCommand(std::string_view text) {
