@@ -83,6 +83,7 @@ int main(int argc, char** argv, char** envp) {
   cfg.login_delay = r.Duration("pop3", "login_delay", std::chrono::seconds(0), std::chrono::seconds(0),
                                std::chrono::hours(24));
   cfg.fetch_page = static_cast<uint32_t>(r.Int("pop3", "fetch_page", 1000, 1, 100'000));
+  cfg.read_ahead_bytes = r.Size("pop3", "read_ahead_bytes", 256 * 1024, 0, 64ull << 20);
   net::TlsConfig tls_cfg;
   tls_cfg.cert_file = r.String("tls", "cert_file", "");
   tls_cfg.key_file = r.String("tls", "key_file", "");

@@ -79,6 +79,9 @@ struct Pop3Config {
   // others use the login guard's pop_before_smtp_ttl.
   std::map<std::string, std::chrono::milliseconds> pop_before_smtp_domain_ttl;
   uint32_t fetch_page = 1000;  // messages per metad FetchPage while loading the maildrop
+  // RETR/TOP of a small message also reads the next small messages in the same
+  // worker-pool call, up to this many octets (kept per session until used; 0 = off).
+  uint64_t read_ahead_bytes = 256 * 1024;
 };
 
 struct Pop3Metrics {
@@ -176,6 +179,8 @@ class Session {
   // After a successful login: the maildrop is locked and loaded -> TRANSACTION.
   void EnterTransaction(std::string user, uint64_t account_id, Maildrop drop, std::shared_ptr<MaildropLock> lock);
   MaildropLock* lock() { return lock_.get(); }
+  // Small messages read ahead by RETR/TOP (cmd/retrieve.cc): message number -> bytes.
+  std::map<uint32_t, std::string>& read_ahead() { return read_ahead_; }
   // Ends the session after this command (what is queued is still written).
   void Close() { closing_ = true; }
   bool closing() const { return closing_; }
@@ -206,6 +211,7 @@ class Session {
   uint64_t account_id_ = 0;
   std::optional<Maildrop> maildrop_;
   std::shared_ptr<MaildropLock> lock_;
+  std::map<uint32_t, std::string> read_ahead_;
 };
 
 // Runs a session to completion: PROXY header (from proxy_networks), the

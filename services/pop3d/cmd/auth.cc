@@ -9,7 +9,8 @@
 //   failure of the credentials (unknown user, disabled, wrong password, bad
 //   proof) is one answer, "-ERR [AUTH] Authentication failed.", given after
 //   the failure delay; a directory, metad or Redis failure is -ERR [SYS/TEMP].
-//   After the credentials: the account ensured in metad, LOGIN-DELAY (when
+//   After the credentials: the account's id from metad (created with its
+//   mailboxes on first login), LOGIN-DELAY (when
 //   configured: one login per user per window, counted in Redis, failing
 //   open), the maildrop lock (-ERR [IN-USE] when another session holds it,
 //   on any replica), the INBOX snapshot; only then "+OK", the user's failure
@@ -64,20 +65,33 @@ std::string Domain(const std::string& address) {
 // snapshot, then +OK and the bookkeeping of a successful login.
 asio::awaitable<void> OpenMaildrop(Session& s, storage::Account account, std::string user_key) {
   ServerContext& ctx = s.ctx();
-  v1::EnsureAccountRequest req;
-  req.set_address(account.address);
-  req.set_storage_limit(account.quota_bytes);
-  req.set_message_limit(account.quota_messages);
-  auto ensured = co_await ctx.metad.Call(&v1::Metadata::Stub::async::EnsureAccount, std::move(req));
-  if (!ensured) {
-    log::Warn("EnsureAccount failed", {{"error", ensured.error().message}});
+  // The account's id: a read (GetAccount) for the usual case, EnsureAccount (a
+  // write: creates the mailstore, refreshes quota limits) only for a user
+  // without a mailstore yet. POP3 never appends, so stale quota limits do not
+  // matter here; deliveries refresh them.
+  uint64_t account_id = 0;
+  v1::GetAccountRequest get;
+  get.set_address(account.address);
+  auto found = co_await ctx.metad.Call(&v1::Metadata::Stub::async::GetAccount, std::move(get));
+  if (found) {
+    account_id = found->account().account_id();
+  } else if (found.error().kind == ErrorKind::kNotFound) {
+    v1::EnsureAccountRequest req;
+    req.set_address(account.address);
+    req.set_storage_limit(account.quota_bytes);
+    req.set_message_limit(account.quota_messages);
+    auto ensured = co_await ctx.metad.Call(&v1::Metadata::Stub::async::EnsureAccount, std::move(req));
+    if (ensured) account_id = ensured->account().account_id();
+    else found = tl::unexpected(ensured.error());
+  }
+  if (account_id == 0) {
+    log::Warn("account lookup in metad failed", {{"error", found ? std::string("no id") : found.error().message}});
     CountLogin(ctx, "error");
     ctx.metrics.Error("metad");
     s.Err("SYS/TEMP", "Temporary failure, try again later.");
     co_return;
   }
   const std::string address = account.address;
-  const uint64_t account_id = ensured->account().account_id();
   if (ctx.cfg.login_delay.count() > 0) {
     // RFC 2449 6.5: one login per window; the first of a window passes. Fails open.
     std::string key = "pop3:login-delay:" + address;
