@@ -428,6 +428,21 @@ class Pop3(unittest.TestCase):
         self.assertTrue(reply.startswith("+OK"), "the lease never expired")
         self.assertEqual(c.cmd("STAT").split()[1], "3")  # the killed session deleted nothing
 
+    def test_a_session_that_lost_its_lock_deletes_nothing(self):
+        u = self.user()
+        short = self.stack.start_pop3d("pop3d-lost", pop3__lock_lease="2s", **self.common)
+        first, ok = self.login_raw(short.port, u)
+        self.assertTrue(ok.startswith("+OK"))
+        self.assertTrue(first.cmd("DELE 1").startswith("+OK"))
+        # The lock vanishes (as after a Redis failover) and another session takes the maildrop.
+        self.assertEqual(self.stack.redis("DEL", f"lock:pop3:{u}"), "1")
+        time.sleep(1.2)  # a renewal (every lease/3) has found the lock gone
+        second, ok = self.login_raw(self.a.port, u)
+        self.assertTrue(ok.startswith("+OK"), ok)
+        self.assertTrue(first.cmd("QUIT").startswith("-ERR [SYS/TEMP]"))
+        self.assertEqual(len(self.stack.messages(u)), 3)  # the first session deleted nothing
+        self.assertTrue(second.cmd("QUIT").startswith("+OK"))
+
     def test_redis_down_fails_closed(self):
         u = self.user([])
         dead = self.stack.start_pop3d("pop3d-noredis", redis__uri="redis://127.0.0.1:1", **self.common)
