@@ -161,6 +161,8 @@ class Session {
 
   // Output: Queue appends, Flush writes what is queued (a failed write closes).
   void Queue(std::string_view text) { out_ += text; }
+  // The queued output itself, for writers that append in place (RETR's dot-stuffing).
+  std::string& output() { return out_; }
   asio::awaitable<bool> Flush();
   asio::awaitable<bool> FlushIfLarge();
   void Ok(std::string_view text);

@@ -508,6 +508,24 @@ class Pop3(unittest.TestCase):
         r.cmd("QUIT")
         self.assertGreater(int(self.stack.redis("PTTL", "pbs:127.0.0.5")), 0)
 
+    def test_proxy_protocol_names_the_client_for_trust_and_pop_before_smtp(self):
+        lb = self.stack.start_pop3d("pop3d-lb", pop3__proxy_networks=["127.0.0.1/32"],
+                                    pop3__allow_plaintext_auth="true", **self.common)
+        u = self.user([])
+        r = self.raw(lb.port, greet=False)
+        r.send("PROXY TCP4 192.0.2.9 127.0.0.1 40000 110\r\n")
+        self.assertTrue(r.line().startswith("+OK"))
+        self.assertTrue(r.cmd(f"USER {u}").startswith("+OK"))
+        self.assertTrue(r.cmd("PASS pop-pw").startswith("+OK"))
+        r.cmd("QUIT")
+        # The record is for the client the load balancer named, not for the balancer.
+        self.assertEqual(self.stack.redis("GET", "pbs:192.0.2.9"), u)
+        self.assertEqual(self.stack.redis("GET", "pbs:127.0.0.1"), "")
+        # From a load-balancer network a header is required.
+        r = self.raw(lb.port, greet=False)
+        r.send("USER nobody\r\n")
+        self.assertTrue(r.closed())
+
     # -- TLS ports and limits
 
     def test_implicit_tls_port(self):

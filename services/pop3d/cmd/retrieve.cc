@@ -78,7 +78,6 @@ asio::awaitable<void> Send(Session& s, uint32_t number, std::optional<uint32_t> 
   const std::string blob = m->blob_id;
   const uint64_t size = m->size;
   pop3::MultilineWriter writer(top_lines);
-  std::string out;
   uint64_t done = 0;
   bool started = false;
   while (true) {
@@ -104,16 +103,12 @@ asio::awaitable<void> Send(Session& s, uint32_t number, std::optional<uint32_t> 
       started = true;
     }
     done += chunk->size();
-    out.clear();
-    const bool more = writer.Write(*chunk, out);
-    s.Queue(out);
+    const bool more = writer.Write(*chunk, s.output());  // stuffed straight into the output
     if (!more || chunk->size() < kChunk || size <= kChunk) break;
     bool flushed = co_await s.FlushIfLarge();
     if (!flushed) co_return;
   }
-  out.clear();
-  writer.Finish(out);
-  s.Queue(out);
+  writer.Finish(s.output());
   ctx.metrics.retrieved.Add({{"command", top_lines ? "TOP" : "RETR"}}).Increment();
 }
 
