@@ -1,4 +1,5 @@
 // commands.cc - the command table (commands.h).
+// NEVER lists a TRANSACTION command for AUTHORIZATION or the other way round.
 #include "services/pop3d/commands.h"
 
 #include <array>

@@ -1,4 +1,5 @@
-// listener.cc - TCP accept loop; a strand per session.
+// listener.cc - TCP accept loop; a strand per session (listener.h).
+// NEVER spins on accept errors (EMFILE): it backs off 100 ms.
 #include "services/pop3d/listener.h"
 
 #include "lib/base/log.h"

@@ -1,5 +1,9 @@
 // listener.h - accept loops for the POP3 (STLS) and POP3S (implicit TLS)
 // ports; a strand per connection, so a session never runs on two threads.
+//
+// NEVER
+//   Never reads from a connection itself (RunSession does, after the PROXY
+//   header and the connection limit); never stops accepting on a transient error.
 #pragma once
 
 #include "services/pop3d/session.h"
