@@ -217,10 +217,12 @@ Scenarios:
   imap         IMAP sessions: LOGIN, SELECT, then a weighted mix of commands (--mix)
   imap-idle    open --sessions IMAP connections (LOGIN, SELECT), hold them for --duration
   imap-notify  one session IDLEs; deliver by LMTP (--lmtp-target), time 250 -> "* n EXISTS"
+  pop3         whole POP3 sessions: USER/PASS, STAT, UIDL, RETR of every message, QUIT
+               (one "message" of the report = one session; use a user per session)
 
 Target (loopback only unless --allow-remote; numeric addresses, never DNS):
   --target HOST:PORT       default 127.0.0.1 and the scenario's port (lmtp: 2424, smtp: 2525,
-                           imap*: 2143)
+                           imap*: 2143, pop3: 2110)
   --unix PATH              connect to a unix socket instead
   --allow-remote           allow a non-loopback --target (a test host you own)
 
@@ -248,7 +250,7 @@ Messages:
                            connection (default: smtp 10, lmtp 0)
   --seed N                 seed for message content and size choice (default 1)
 
-IMAP (imap, imap-idle, imap-notify):
+IMAP and POP3 (imap, imap-idle, imap-notify, pop3):
   --user ADDR              a login name (repeatable); session i logs in as user i mod count
   --user-pattern P         e.g. 'imap%d@example.test' with --user-count N -> imap1..imapN
   --user-count N           (default 1); smtp: the recipients when no --rcpt* is given
@@ -449,7 +451,7 @@ Parsed<Options> ParseOptions(int argc, const char* const* argv) {
     if (!r) return tl::unexpected(r.error());
     o.rcpts = std::move(*r);
   }
-  bool imap = o.scenario.starts_with("imap");
+  bool imap = o.scenario.starts_with("imap") || o.scenario == "pop3";  // both log in as --user
   if (!user_pattern.empty()) {
     if (!o.users.empty()) return tl::unexpected(std::string("use --user or --user-pattern, not both"));
     auto u = ExpandRcptPattern(user_pattern, user_count);

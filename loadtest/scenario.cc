@@ -17,6 +17,8 @@ const std::array<ScenarioInfo, 5> kScenarios = {{
     {"imap-idle", "many IMAP connections logged in and selected, held idle", 2143, &MakeImapIdleScenario},
     {"imap-notify", "LMTP delivery to an IDLEing IMAP session: time from 250 to EXISTS", 2143,
      &MakeImapNotifyScenario},
+    {"pop3", "POP3 sessions: USER/PASS, STAT, UIDL, RETR of every message, QUIT (sessions/s)", 2110,
+     &MakePop3Scenario},
 }};
 
 }  // namespace

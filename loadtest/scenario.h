@@ -52,5 +52,6 @@ std::unique_ptr<Scenario> MakeSmtpScenario(const Options& options);        // sc
 std::unique_ptr<Scenario> MakeImapScenario(const Options& options);        // scenario_imap.cc
 std::unique_ptr<Scenario> MakeImapIdleScenario(const Options& options);    // scenario_imap.cc
 std::unique_ptr<Scenario> MakeImapNotifyScenario(const Options& options);  // scenario_imap.cc
+std::unique_ptr<Scenario> MakePop3Scenario(const Options& options);        // scenario_pop3.cc
 
 }  // namespace columba::loadtest

@@ -3,7 +3,7 @@
 #
 # Fixed local ports (docs/operations.md): LMTP 2424, SMTP 2525, submission 2587,
 # submissions 2465, IMAP 2143, IMAPS 2993, POP3 2110, POP3S 2995; metad gRPC 27100;
-# metrics/health HTTP: metad 29100, lmtpd 29124, imapd 29143, smtpd 29125. Infrastructure: PostgreSQL 25432,
+# metrics/health HTTP: metad 29100, lmtpd 29124, imapd 29143, smtpd 29125, pop3d 29110. Infrastructure: PostgreSQL 25432,
 # Redis 26379, slapd provider 23389, consumer 23390.
 # Never stops a process by name: only the pid recorded in $STATE/run/<svc>.pid,
 # and only when /proc/<pid>/exe is that service's binary.
@@ -29,6 +29,9 @@ SMTP_PORT=${COLUMBA_LOCAL_SMTP_PORT:-2525}
 SUBMISSION_PORT=${COLUMBA_LOCAL_SUBMISSION_PORT:-2587}
 SUBMISSIONS_PORT=${COLUMBA_LOCAL_SUBMISSIONS_PORT:-2465}
 SMTPD_HTTP=${COLUMBA_LOCAL_SMTPD_HTTP_PORT:-29125}
+POP3_PORT=${COLUMBA_LOCAL_POP3_PORT:-2110}
+POP3S_PORT=${COLUMBA_LOCAL_POP3S_PORT:-2995}
+POP3D_HTTP=${COLUMBA_LOCAL_POP3D_HTTP_PORT:-29110}
 
 # SERVICES: name, binary, metrics port (health endpoint). Order = start order.
 SERVICES=(
@@ -36,6 +39,7 @@ SERVICES=(
   "lmtpd:lmtpd/columba-lmtpd:$LMTPD_HTTP"
   "imapd:imapd/columba-imapd:$IMAPD_HTTP"
   "smtpd:smtpd/columba-smtpd:$SMTPD_HTTP"
+  "pop3d:pop3d/columba-pop3d:$POP3D_HTTP"
 )
 
 svc_pid() { # NAME -> pid of a live process of that service, or nothing

@@ -104,6 +104,7 @@ class DownEphemeral final : public storage::Ephemeral {
  public:
   Result<void> RecordLogin(std::string_view, std::string_view, milliseconds) override { return Down(); }
   Result<std::optional<std::string>> RecentLogin(std::string_view) override { return Down(); }
+  Result<std::vector<storage::RecentLoginRecord>> ListRecentLogins(std::size_t) override { return Down(); }
   Result<int64_t> Increment(std::string_view, milliseconds) override { return Down(); }
   Result<int64_t> Get(std::string_view) override { return Down(); }
   Result<void> Reset(std::string_view) override { return Down(); }

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <fstream>
 #include <iostream>
 
@@ -159,6 +160,13 @@ int main(int argc, char** argv, char** envp) {
   auto* queue_delete = queue->add_subcommand("delete", "delete a queued message and all its recipients (no bounce)");
   queue_delete->add_option("id", queue_id)->required();
 
+  // popbeforesmtp (Redis)
+  auto* pbs = app.add_subcommand("popbeforesmtp", "POP-before-SMTP records in Redis (client IP -> user)");
+  pbs->require_subcommand(1);
+  size_t pbs_limit = 10000;
+  auto* pbs_list = pbs->add_subcommand("list", "list live records: client IP, user, seconds left in the window");
+  pbs_list->add_option("--limit", pbs_limit, "list at most this many records (default 10000)");
+
   CLI11_PARSE(app, argc, argv);
 
   auto src = ConfigSource::Load(config_path, envp);
@@ -171,6 +179,8 @@ int main(int argc, char** argv, char** envp) {
   std::string cfg_pg_uri = r.String("metad", "postgres_uri", "");
   std::string cfg_pg_uri_file = r.String("metad", "postgres_uri_file", "");
   bool allow_plain = r.Bool("auth", "allow_plain_passwords", false);
+  std::optional<storage::EphemeralConfig> ecfg;
+  if (pbs->parsed()) ecfg = storage::ReadEphemeralConfig(r);
   // Keys of other services may share the file: unknown keys are fine, bad values are not.
   if (auto fin = r.Finish(true); !fin) return Die(fin.error().message, 2);
 
@@ -184,6 +194,19 @@ int main(int argc, char** argv, char** envp) {
     auto rep = pg::ApplyMigrations(pg_uri);
     if (!rep) return Die(rep.error().message);
     std::cout << "schema at version " << rep->current << " (" << rep->applied.size() << " applied now)\n";
+    return 0;
+  }
+
+  if (pbs_list->parsed()) {
+    auto eph = storage::MakeEphemeral(*ecfg, "columbactl");
+    if (!eph) return Die(eph.error().message);
+    auto records = (*eph)->ListRecentLogins(pbs_limit);
+    if (!records) return Die(records.error().message);
+    std::sort(records->begin(), records->end(),
+              [](const auto& a, const auto& b) { return a.client_ip < b.client_ip; });
+    std::cout << "client\tuser\tseconds_left\n";
+    for (const auto& rec : *records)
+      std::cout << rec.client_ip << "\t" << rec.user << "\t" << (rec.remaining.count() + 999) / 1000 << "\n";
     return 0;
   }
 

@@ -47,6 +47,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lib/base/result.h"
 
@@ -71,6 +72,13 @@ inline Result<void> CheckEphemeralTtl(std::chrono::milliseconds ttl) {
   return {};
 }
 
+// One live POP-before-SMTP record (ListRecentLogins).
+struct RecentLoginRecord {
+  std::string client_ip;
+  std::string user;
+  std::chrono::milliseconds remaining{0};  // time left in its window
+};
+
 class Ephemeral {
  public:
   virtual ~Ephemeral() = default;
@@ -83,6 +91,10 @@ class Ephemeral {
   // The user of the fresh record for `client_ip`, std::nullopt when there is none (never
   // recorded or expired). An error means "unknown": fail closed (see above).
   virtual Result<std::optional<std::string>> RecentLogin(std::string_view client_ip) = 0;
+  // Every live record, at most `limit`, in no particular order (operators:
+  // `columbactl popbeforesmtp list`). Redis walks the keys with SCAN (never KEYS),
+  // so a record written or expiring meanwhile may or may not be listed.
+  virtual Result<std::vector<RecentLoginRecord>> ListRecentLogins(std::size_t limit) = 0;
 
   // ---- Counters with expiry (auth failures per IP / per user, rate limits)
   // Adds 1 and returns the new value. The first increment (the counter absent or

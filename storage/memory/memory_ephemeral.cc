@@ -68,6 +68,19 @@ Result<std::optional<std::string>> MemoryEphemeral::RecentLogin(std::string_view
   return std::optional<std::string>(e->value);
 }
 
+Result<std::vector<RecentLoginRecord>> MemoryEphemeral::ListRecentLogins(std::size_t limit) {
+  std::lock_guard lock(mu_);
+  const auto now = now_();
+  std::vector<RecentLoginRecord> out;
+  for (const auto& [key, e] : entries_) {
+    if (out.size() >= limit) break;
+    if (key.rfind("pbs:", 0) != 0 || now >= e.deadline) continue;
+    out.push_back(RecentLoginRecord{key.substr(4), e.value,
+                                    std::chrono::ceil<std::chrono::milliseconds>(e.deadline - now)});
+  }
+  return out;
+}
+
 Result<int64_t> MemoryEphemeral::Increment(std::string_view key, std::chrono::milliseconds ttl) {
   if (auto r = CheckEphemeralArg("key", key); !r) return tl::unexpected(r.error());
   if (auto r = CheckEphemeralTtl(ttl); !r) return tl::unexpected(r.error());

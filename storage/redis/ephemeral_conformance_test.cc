@@ -24,6 +24,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -217,6 +219,33 @@ TEST_P(EphemeralConformance, RecordedLoginExpiresAfterTtl) {
                       [](const auto& r) { return r && !r->has_value(); });
   ASSERT_TRUE(r) << Why(r);
   EXPECT_FALSE(r->has_value()) << "record still there after its TTL";
+}
+
+TEST_P(EphemeralConformance, ListRecentLoginsShowsLiveRecordsWithTheirTimeLeft) {
+  const std::string a = RandomIp(), b = RandomIp(), gone = RandomIp();
+  ASSERT_TRUE(eph_->RecordLogin(a, "alice@example.org", 1200s));
+  ASSERT_TRUE(eph_->RecordLogin(b, "bob@example.org", 600s));
+  ASSERT_TRUE(eph_->RecordLogin(gone, "carol@example.org", kTtl));
+  Elapse(kTtl);
+  auto listed = Eventually([&] { return eph_->ListRecentLogins(100000); }, [&](const auto& r) {
+    if (!r) return false;
+    for (const auto& rec : *r)
+      if (rec.client_ip == gone) return false;
+    return true;
+  });
+  ASSERT_TRUE(listed) << Why(listed);
+  std::map<std::string, RecentLoginRecord> by_ip;
+  for (const auto& rec : *listed) by_ip[rec.client_ip] = rec;  // other tests' records may be there too
+  ASSERT_TRUE(by_ip.count(a) && by_ip.count(b));
+  EXPECT_EQ(by_ip[a].user, "alice@example.org");
+  EXPECT_EQ(by_ip[b].user, "bob@example.org");
+  EXPECT_GT(by_ip[a].remaining.count(), 0);
+  EXPECT_LE(by_ip[a].remaining, std::chrono::milliseconds(1200s));
+  EXPECT_LE(by_ip[b].remaining, std::chrono::milliseconds(600s));
+  EXPECT_EQ(by_ip.count(gone), 0u) << "an expired record is listed";
+  auto one = eph_->ListRecentLogins(1);
+  ASSERT_TRUE(one) << Why(one);
+  EXPECT_EQ(one->size(), 1u);
 }
 
 TEST_P(EphemeralConformance, CounterIncrementsGetsAndResets) {

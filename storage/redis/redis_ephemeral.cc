@@ -375,6 +375,47 @@ Result<std::optional<std::string>> RedisEphemeral::RecentLogin(std::string_view 
   return std::optional<std::string>(std::string(ReplyText(reply->get())));
 }
 
+namespace {
+// A SCAN MATCH pattern that matches `literal` exactly (glob characters escaped).
+std::string GlobEscape(std::string_view literal) {
+  std::string out;
+  for (char c : literal) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+}  // namespace
+
+Result<std::vector<RecentLoginRecord>> RedisEphemeral::ListRecentLogins(std::size_t limit) {
+  const std::string prefix = Key("pbs:", "");
+  const std::string pattern = GlobEscape(prefix) + "*";
+  std::vector<RecentLoginRecord> out;
+  std::string cursor = "0";
+  do {
+    auto reply = Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "500"});
+    if (!reply) return tl::unexpected(reply.error());
+    const redisReply* r = reply->get();
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY)
+      return Fail(ErrorKind::kInternal, "redis SCAN: unexpected reply type");
+    cursor = std::string(ReplyText(r->element[0]));
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < r->element[1]->elements; ++i) keys.emplace_back(ReplyText(r->element[1]->element[i]));
+    for (const auto& key : keys) {
+      if (out.size() >= limit) return out;
+      auto user = Command({"GET", key});
+      if (!user) return tl::unexpected(user.error());
+      if ((*user)->type != REDIS_REPLY_STRING) continue;  // expired since SCAN saw it
+      auto pttl = Command({"PTTL", key});
+      if (!pttl) return tl::unexpected(pttl.error());
+      if ((*pttl)->type != REDIS_REPLY_INTEGER || (*pttl)->integer <= 0) continue;
+      out.push_back(RecentLoginRecord{key.substr(prefix.size()), std::string(ReplyText(user->get())),
+                                      std::chrono::milliseconds((*pttl)->integer)});
+    }
+  } while (cursor != "0" && out.size() < limit);
+  return out;
+}
+
 // ---- Counters
 
 Result<int64_t> RedisEphemeral::Increment(std::string_view key, std::chrono::milliseconds ttl) {

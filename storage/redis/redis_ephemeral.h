@@ -93,6 +93,7 @@ class RedisEphemeral final : public Ephemeral {
   Result<void> RecordLogin(std::string_view client_ip, std::string_view user,
                            std::chrono::milliseconds ttl) override;
   Result<std::optional<std::string>> RecentLogin(std::string_view client_ip) override;
+  Result<std::vector<RecentLoginRecord>> ListRecentLogins(std::size_t limit) override;
 
   Result<int64_t> Increment(std::string_view key, std::chrono::milliseconds ttl) override;
   Result<int64_t> Get(std::string_view key) override;

@@ -8,9 +8,11 @@ ports (COLUMBA_LOCAL_*_PORT, COLUMBA_PG_PORT, ...) and its own COLUMBA_STATE, so
 it does not collide with a developer's stack on the fixed ports.
 """
 import imaplib
+import poplib
 import os
 import shutil
 import signal
+import socket
 import smtplib
 import ssl
 import subprocess
@@ -31,6 +33,17 @@ def alive(pid):
         return f.read().split()[2] != "Z"
 
 
+class BoundPop3(poplib.POP3):
+    """poplib from a chosen source address (poplib has no source_address)."""
+
+    def __init__(self, host, port, source, timeout):
+        self._source = source
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=(self._source, 0))
+
+
 class LocalStack(unittest.TestCase):
     def setUp(self):
         self.state = tempfile.mkdtemp(prefix="columba-localstack-")
@@ -43,7 +56,11 @@ class LocalStack(unittest.TestCase):
         self.smtp_port = free_port()
         self.submission_port = free_port()
         self.submissions_port = free_port()
+        self.pop3_port = free_port()
         self.env.update({
+            "COLUMBA_LOCAL_POP3_PORT": str(self.pop3_port),
+            "COLUMBA_LOCAL_POP3S_PORT": str(free_port()),
+            "COLUMBA_LOCAL_POP3D_HTTP_PORT": str(free_port()),
             "COLUMBA_STATE": os.path.join(self.state, "state"),
             "COLUMBA_LOCAL_LMTP_PORT": str(self.lmtp_port),
             "COLUMBA_LOCAL_METAD_PORT": str(free_port()),
@@ -77,10 +94,58 @@ class LocalStack(unittest.TestCase):
         with open(os.path.join(self.env["COLUMBA_STATE"], "run", f"{name}.pid")) as f:
             return int(f.read())
 
+    def check_pop3(self, tls):
+        """pop3d of a fresh `up`: fetchmail pulls the mail over STLS, a second concurrent
+        session is refused with [IN-USE], and a POP3 login from an outside address opens
+        relaying for exactly that address."""
+        first = poplib.POP3("127.0.0.1", self.pop3_port, timeout=15)
+        first.stls(context=tls)
+        first.user("x@example.test")
+        first.pass_("p")
+        second = poplib.POP3("127.0.0.1", self.pop3_port, timeout=15)
+        second.stls(context=tls)
+        second.user("x@example.test")
+        with self.assertRaisesRegex(poplib.error_proto, r"\[IN-USE\]"):
+            second.pass_("p")
+        second.quit()
+        first.quit()
+        if shutil.which("fetchmail"):
+            home = os.path.join(self.state, "fetchmail")
+            os.makedirs(home)
+            mbox, rc = os.path.join(home, "mbox"), os.path.join(home, "fetchmailrc")
+            with open(rc, "w") as f:
+                f.write(f'poll 127.0.0.1 service {self.pop3_port} protocol pop3 uidl\n'
+                        f'  user "x@example.test" there with password "p" is "x" here\n'
+                        f'  sslproto "tls1.2+" no sslcertck mda "/bin/sh -c \'cat >> {mbox}\'"\n')
+            os.chmod(rc, 0o600)
+            r = subprocess.run(["fetchmail", "-f", rc, "--keep", "--nodetach", "--nosyslog", "-v",
+                                "--idfile", os.path.join(home, "ids"), "--pidfile", os.path.join(home, "pid")],
+                               capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": home})
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("STLS", r.stdout + r.stderr)
+            with open(mbox, "rb") as f:
+                pulled = f.read()
+            self.assertIn(b"Subject: quick start", pulled)
+            self.assertIn(b"Subject: over smtp", pulled)
+        # POP-before-SMTP: 127.0.0.3 logs in over POP3 (STLS: it is outside), then relays.
+        def relay(source):
+            with smtplib.SMTP("127.0.0.1", self.smtp_port, source_address=(source, 0)) as s:
+                s.ehlo("roaming.example")
+                s.mail("x@example.test")
+                return s.rcpt("friend@elsewhere.example")[0]
+        self.assertEqual(relay("127.0.0.3"), 554)
+        c = BoundPop3("127.0.0.1", self.pop3_port, "127.0.0.3", timeout=15)
+        c.stls(context=tls)
+        c.user("x@example.test")
+        c.pass_("p")
+        c.quit()
+        self.assertEqual(relay("127.0.0.3"), 250)
+        self.assertEqual(relay("127.0.0.4"), 554)
+
     def test_quick_start(self):
         out = self.run_script("deploy/local/up").stdout
         self.assertIn("Columba is running", out)
-        self.assertIn("started now: metad lmtpd imapd smtpd", out)
+        self.assertIn("started now: metad lmtpd imapd smtpd pop3d", out)
 
         self.assertIn("added", self.run_script("deploy/local/ctl", "user", "add", "x@example.test",
                                                "--password", "p").stdout)
@@ -120,6 +185,8 @@ class LocalStack(unittest.TestCase):
             self.assertEqual((typ, data), ("OK", [b"2"]))  # the LMTP and the SMTP message
             typ, data = imap.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
             self.assertIn(b"quick start", data[0][1])
+
+        self.check_pop3(tls)
 
         again = self.run_script("deploy/local/up").stdout
         self.assertIn("nothing (all were running)", again)

@@ -311,6 +311,27 @@ class Stack:
         svc.tls_port = tls_port
         return svc
 
+    def start_pop3d(self, name="pop3d", metad=None, wait=True, tls=None, **extra):
+        """columba-pop3d on free ports (svc.port: POP3 with STLS when tls is set). tls:
+        (cert_file, key_file) also enables the implicit-TLS port (svc.tls_port). Redis is
+        this stack's (maildrop locks, POP-before-SMTP records, login penalties).
+        extra: section__key=value config overrides."""
+        port, http_port = free_port(), free_port()
+        metad_port = metad.grpc_port if metad else self.metad_port
+        cfg = {"service": {"metrics_listen": f"127.0.0.1:{http_port}", "drain_timeout": "5s"},
+               "pop3": {"listen": f"127.0.0.1:{port}", "hostname": "pop.test", "tls_listen": "''"},
+               "metad": {"address": f"127.0.0.1:{metad_port}", "deadline": "5s"},
+               "redis": {"uri": self.env["COLUMBA_REDIS_URI"], "key_prefix": f"\"{self.redis_prefix}\""}}
+        tls_port = None
+        if tls:
+            tls_port = free_port()
+            cfg["pop3"]["tls_listen"] = f"127.0.0.1:{tls_port}"
+            cfg["tls"] = {"cert_file": tls[0], "key_file": tls[1]}
+        svc = self._start(name, "columba-pop3d", cfg, http_port, extra, wait)
+        svc.port = port
+        svc.tls_port = tls_port
+        return svc
+
     def queue(self):
         """[{id, sender, recipients, next, error}] from `columbactl queue list`."""
         out = self.ctl("queue", "list")
