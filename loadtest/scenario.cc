@@ -9,7 +9,7 @@ namespace columba::loadtest {
 
 namespace {
 
-const std::array<ScenarioInfo, 5> kScenarios = {{
+const std::array<ScenarioInfo, 6> kScenarios = {{
     {"lmtp", "deliver messages over LMTP (RFC 2033), one reply per recipient", 2424, &MakeLmtpScenario},
     {"smtp", "send messages to local recipients over SMTP (RFC 5321), reconnecting every N messages", 2525,
      &MakeSmtpScenario},
