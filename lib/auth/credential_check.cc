@@ -20,8 +20,9 @@ std::string RandomBytes(size_t n) {
   return s;
 }
 
-// The stored plain password of {PLAIN}/{CLEAR}/{CLEARTEXT} entries, else nullopt.
-std::optional<std::string> StoredPlain(const std::string& stored) {
+}  // namespace
+
+std::optional<std::string> StoredPlainPassword(const std::string& stored) {
   for (std::string_view prefix : {"{PLAIN}", "{CLEAR}", "{CLEARTEXT}"}) {
     if (stored.size() < prefix.size()) continue;
     bool match = true;
@@ -32,7 +33,6 @@ std::optional<std::string> StoredPlain(const std::string& stored) {
   return std::nullopt;
 }
 
-}  // namespace
 
 std::string LoginKey(std::string_view user) {
   return storage::NormalizeAddress(user).value_or(std::string(user));
@@ -128,7 +128,7 @@ asio::awaitable<Result<std::optional<storage::Account>>> VerifyCramMd5(Credentia
   // Accounts without a stored plain password are checked against a random one,
   // so the work (and the answer) is the same as for a wrong digest.
   std::optional<std::string> plain;
-  if (found->has_value() && cc.allow_plain) plain = StoredPlain((**found).password_hash);
+  if (found->has_value() && cc.allow_plain) plain = StoredPlainPassword((**found).password_hash);
   std::string password = plain.value_or(RandomBytes(24));
   if (!CramMd5Verify(decoded_response, challenge, password) || !plain) co_return std::optional<storage::Account>();
   co_return found;

@@ -68,6 +68,10 @@ std::string LoginKey(std::string_view user);
 // anything@domain, no client certificate for it, no fresh failure counter per made-up name).
 Result<std::optional<storage::Account>> LookupEnabled(storage::Directory& directory, const std::string& address);
 
+// The password of a {PLAIN}/{CLEAR}/{CLEARTEXT} directory entry (CRAM-MD5, APOP),
+// nullopt for every other scheme. Callers honour auth.allow_plain_passwords.
+std::optional<std::string> StoredPlainPassword(const std::string& stored);
+
 // A made-up SCRAM secret, stable per name within this process (keyed hashes of
 // the name: no key derivation, so unknown names are not measurably faster).
 ScramSecret DecoyScramSecret(std::string_view name);

@@ -229,19 +229,6 @@ std::string Md5Hex(std::string_view data) {
   return storage::HexEncode(md, len);
 }
 
-// {PLAIN}/{CLEAR}/{CLEARTEXT} stored passwords (the same rule as
-// credential_check.cc, which keeps its copy private).
-std::optional<std::string> StoredPlain(const std::string& stored) {
-  for (std::string_view prefix : {"{PLAIN}", "{CLEAR}", "{CLEARTEXT}"}) {
-    if (stored.size() < prefix.size()) continue;
-    bool match = true;
-    for (size_t i = 0; i < prefix.size(); ++i)
-      if (std::toupper(static_cast<unsigned char>(stored[i])) != prefix[i]) match = false;
-    if (match) return stored.substr(prefix.size());
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 asio::awaitable<void> CmdCapa(Session& s, const pop3::Command&) {
@@ -323,7 +310,7 @@ asio::awaitable<void> CmdApop(Session& s, const pop3::Command& cmd) {
       co_await ctx.pool.Run([&ctx, &address] { return auth::LookupEnabled(ctx.directory, address); });
   if (found && found->has_value()) {
     std::optional<std::string> plain;
-    if (ctx.cfg.allow_plain_passwords) plain = StoredPlain((**found).password_hash);
+    if (ctx.cfg.allow_plain_passwords) plain = auth::StoredPlainPassword((**found).password_hash);
     unsigned char rnd[24];
     RAND_bytes(rnd, sizeof rnd);
     std::string password = plain.value_or(storage::HexEncode(rnd, sizeof rnd));
