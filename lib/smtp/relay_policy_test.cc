@@ -77,6 +77,20 @@ TEST(RelayPolicy, RoutedAddressesAtALocalDomainAreRelayAttempts) {
     EXPECT_EQ(DecideRelay(With(false, true, false, false), p, DomainClass::kLocal).verdict,
               RelayVerdict::kAuthenticated) << trick;
   }
+  // A trailing dot ("example.test.") names the same domain as a DNS root-relative
+  // name; it never reaches the policy: the parser refuses it as a bad forward-path.
+  for (std::string_view dotted : {"RCPT TO:<victim@example.test.>", "RCPT TO:<victim@elsewhere.example.>",
+                                  "RCPT TO:<victim%elsewhere.example.@example.test>"}) {
+    auto c = ParseCommand(dotted);
+    if (c) {
+      // Only the %-hack form parses (its dot is inside the local part): still a route.
+      EXPECT_TRUE(RoutesElsewhere(c->path)) << dotted;
+      EXPECT_FALSE(DecideRelay(kStranger, c->path, DomainClass::kLocal).accepted()) << dotted;
+    } else {
+      EXPECT_EQ(ReplyForSyntaxError(c.error()).code, 501) << dotted;
+    }
+  }
+  EXPECT_FALSE(ParseCommand("RCPT TO:<victim@example.test.>"));
   // Ordinary local parts, quoted ones included, are not routes.
   for (std::string_view plain : {"<alice@example.test>", "<alice+tag@example.test>", "<\"john doe\"@example.test>",
                                  "<a.b-c_d=e@example.test>"}) {
