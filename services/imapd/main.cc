@@ -10,7 +10,8 @@
 
 #include "lib/base/log.h"
 #include "lib/net/service_runtime.h"
-#include "services/imapd/listener.h"
+#include "lib/net/tcp_listener.h"
+#include "services/imapd/session.h"
 #include "services/imapd/message_cache.h"
 #include "services/imapd/watch.h"
 #include "storage/factory/factory.h"
@@ -135,7 +136,14 @@ int main(int argc, char** argv, char** envp) {
   imapd::ServerContext ctx{cfg,           std::move(*trusted), tls,  *stores->directory, guard, conn_limits, watches,
                            *stores->blobs, metad,               pool, hash_pool, metrics, rt, messages};
 
-  imapd::Listener plain(ctx, false), implicit(ctx, true);
+  // A strand per connection; the implicit-TLS port starts with the handshake.
+  auto starter = [&ctx](bool implicit_tls) {
+    return [&ctx, implicit_tls](asio::ip::tcp::socket s, std::string peer) {
+      auto ex = s.get_executor();
+      asio::co_spawn(ex, imapd::RunSession(ctx, std::move(s), std::move(peer), implicit_tls), asio::detached);
+    };
+  };
+  net::TcpListener plain(rt.io(), starter(false)), implicit(rt.io(), starter(true));
   if (auto l = plain.Listen(hp->first, hp->second); !l) {
     log::Error("listen", {{"error", l.error().message}});
     return 1;

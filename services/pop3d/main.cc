@@ -14,7 +14,8 @@
 
 #include "lib/base/log.h"
 #include "lib/net/service_runtime.h"
-#include "services/pop3d/listener.h"
+#include "lib/net/tcp_listener.h"
+#include "services/pop3d/session.h"
 #include "storage/factory/factory.h"
 #include "storage/factory/probe.h"
 
@@ -148,7 +149,14 @@ int main(int argc, char** argv, char** envp) {
   pop3d::ServerContext ctx{cfg,   std::move(*trusted), std::move(*proxies), tls,  *stores->directory, guard,
                            **ephemeral, conn_limits,   *stores->blobs,      metad, pool,  hash_pool, metrics, rt};
 
-  pop3d::Listener plain(ctx, false), implicit(ctx, true);
+  // A strand per connection; the implicit-TLS port starts with the handshake.
+  auto starter = [&ctx](bool implicit_tls) {
+    return [&ctx, implicit_tls](asio::ip::tcp::socket s, std::string peer) {
+      auto ex = s.get_executor();
+      asio::co_spawn(ex, pop3d::RunSession(ctx, std::move(s), std::move(peer), implicit_tls), asio::detached);
+    };
+  };
+  net::TcpListener plain(rt.io(), starter(false)), implicit(rt.io(), starter(true));
   if (auto l = plain.Listen(hp->first, hp->second); !l) {
     log::Error("listen", {{"error", l.error().message}});
     return 1;

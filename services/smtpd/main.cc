@@ -12,47 +12,12 @@
 #include "lib/base/log.h"
 #include "lib/net/asio_compat.h"
 #include "lib/net/service_runtime.h"
+#include "lib/net/tcp_listener.h"
 #include "lib/rpc/queue_client.h"
 #include "services/smtpd/session.h"
 #include "storage/factory/factory.h"
 
 using namespace columba;
-
-namespace {
-
-// An accept loop: a strand per session; closed when drain starts.
-asio::awaitable<void> Accept(smtpd::ServerContext& ctx, asio::ip::tcp::acceptor& acceptor, smtpd::PortKind kind) {
-  while (acceptor.is_open()) {
-    auto strand = asio::make_strand(ctx.runtime.io());
-    asio::ip::tcp::socket sock(strand);
-    auto [ec] = co_await acceptor.async_accept(sock, net::kNoThrow);
-    if (ec) {
-      if (!acceptor.is_open()) co_return;
-      asio::steady_timer pause(ctx.runtime.io(), std::chrono::milliseconds(100));  // e.g. EMFILE: back off
-      co_await pause.async_wait(net::kNoThrow);
-      continue;
-    }
-    asio::error_code pe;
-    auto remote = sock.remote_endpoint(pe);
-    std::string ip = pe ? std::string() : remote.address().to_string();
-    sock.set_option(asio::ip::tcp::no_delay(true), pe);
-    asio::co_spawn(strand, smtpd::RunSession(ctx, std::move(sock), std::move(ip), kind), asio::detached);
-  }
-}
-
-Result<void> Listen(asio::ip::tcp::acceptor& acceptor, const std::pair<std::string, uint16_t>& hp) {
-  asio::error_code ec;
-  auto addr = asio::ip::make_address(hp.first, ec);
-  asio::ip::tcp::endpoint ep(addr, hp.second);
-  if (!ec) acceptor.open(ep.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(ep, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Fail(ErrorKind::kUnavailable, hp.first + ":" + std::to_string(hp.second) + ": " + ec.message());
-  return {};
-}
-
-}  // namespace
 
 int main(int argc, char** argv, char** envp) {
   std::string config_path = net::ParseConfigFlag(argc, argv, "columba-smtpd");
@@ -213,23 +178,29 @@ int main(int argc, char** argv, char** envp) {
   smtpd::LocalQueueRunner runner(queue, runner_cfg, std::string(host) + ":" + std::to_string(::getpid()));
   if (run_queue) asio::co_spawn(rt.io(), runner.Run(stop_runner), asio::detached);
 
-  asio::ip::tcp::acceptor mx(rt.io()), submission(rt.io()), submissions(rt.io());
-  for (auto [acceptor, where, kind] : {std::tuple{&mx, std::optional(*hp), smtpd::PortKind::kMx},
-                                       std::tuple{&submission, sub_hp, smtpd::PortKind::kSubmission},
-                                       std::tuple{&submissions, subs_hp, smtpd::PortKind::kSubmissions}}) {
+  // A strand per connection (lib/net/tcp_listener.h), one listener per port kind.
+  auto starter = [&ctx](smtpd::PortKind kind) {
+    return [&ctx, kind](asio::ip::tcp::socket s, std::string peer) {
+      auto ex = s.get_executor();
+      asio::co_spawn(ex, smtpd::RunSession(ctx, std::move(s), std::move(peer), kind), asio::detached);
+    };
+  };
+  net::TcpListener mx(rt.io(), starter(smtpd::PortKind::kMx));
+  net::TcpListener submission(rt.io(), starter(smtpd::PortKind::kSubmission));
+  net::TcpListener submissions(rt.io(), starter(smtpd::PortKind::kSubmissions));
+  for (auto [listener, where] : {std::pair{&mx, std::optional(*hp)}, std::pair{&submission, sub_hp},
+                                 std::pair{&submissions, subs_hp}}) {
     if (!where) continue;
-    if (auto l = Listen(*acceptor, *where); !l) {
+    if (auto l = listener->Listen(where->first, where->second); !l) {
       log::Error("listen", {{"error", l.error().message}});
       return 1;
     }
-    asio::co_spawn(rt.io(), Accept(ctx, *acceptor, kind), asio::detached);
   }
   rt.OnDrain([&] {
     stop_runner = true;
-    asio::error_code ignored;
-    mx.close(ignored);
-    submission.close(ignored);
-    submissions.close(ignored);
+    mx.Close();
+    submission.Close();
+    submissions.Close();
   });
   if (tls) rt.OnReload([&] { return tls->Reload(); });
   rt.SetReadiness([] { return obs::Readiness{true, ""}; });

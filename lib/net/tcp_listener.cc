@@ -1,13 +1,14 @@
-// listener.cc - TCP accept loop; a strand per session.
-#include "services/imapd/listener.h"
+// tcp_listener.cc - TcpListener (tcp_listener.h).
+#include "lib/net/tcp_listener.h"
 
 #include "lib/base/log.h"
 
-namespace columba::imapd {
+namespace columba::net {
 
-using net::kNoThrow;
+TcpListener::TcpListener(asio::io_context& io, OnAccept on_accept)
+    : io_(io), on_accept_(std::move(on_accept)), acceptor_(io) {}
 
-Result<void> Listener::Listen(const std::string& host, uint16_t port) {
+Result<void> TcpListener::Listen(const std::string& host, uint16_t port) {
   asio::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
   if (ec) return Fail(ErrorKind::kInvalidInput, "bad listen address " + host);
@@ -18,25 +19,24 @@ Result<void> Listener::Listen(const std::string& host, uint16_t port) {
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Fail(ErrorKind::kUnavailable, "listen " + host + ":" + std::to_string(port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
-  asio::co_spawn(ctx_.runtime.io(), Accept(), asio::detached);
+  asio::co_spawn(io_, Accept(), asio::detached);
   return {};
 }
 
-void Listener::Close() {
+void TcpListener::Close() {
   asio::error_code ec;
   acceptor_.close(ec);
 }
 
-asio::awaitable<void> Listener::Accept() {
-  auto& io = ctx_.runtime.io();
+asio::awaitable<void> TcpListener::Accept() {
   while (acceptor_.is_open()) {
-    auto strand = asio::make_strand(io);
+    auto strand = asio::make_strand(io_);
     asio::ip::tcp::socket sock(strand);
     auto [ec] = co_await acceptor_.async_accept(sock, kNoThrow);
     if (ec) {
       if (!acceptor_.is_open()) co_return;
       log::Warn("accept failed", {{"error", ec.message()}});
-      asio::steady_timer pause(io, std::chrono::milliseconds(100));  // e.g. EMFILE: back off
+      asio::steady_timer pause(io_, std::chrono::milliseconds(100));  // e.g. EMFILE: back off
       co_await pause.async_wait(kNoThrow);
       continue;
     }
@@ -44,8 +44,8 @@ asio::awaitable<void> Listener::Accept() {
     auto remote = sock.remote_endpoint(pe);
     std::string peer = pe ? "unknown" : remote.address().to_string();
     sock.set_option(asio::ip::tcp::no_delay(true), pe);
-    asio::co_spawn(strand, RunSession(ctx_, std::move(sock), std::move(peer), implicit_tls_), asio::detached);
+    on_accept_(std::move(sock), std::move(peer));
   }
 }
 
-}  // namespace columba::imapd
+}  // namespace columba::net
