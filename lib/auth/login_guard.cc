@@ -5,6 +5,20 @@
 
 namespace columba::auth {
 
+LoginGuardConfig ReadLoginGuardConfig(ConfigReader& r, const std::string& section, bool pop_before_smtp_key) {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  LoginGuardConfig c;
+  c.failure_delay = r.Duration(section, "auth_failure_delay", seconds(1), milliseconds(0), seconds(60));
+  c.penalty_base = r.Duration(section, "auth_penalty_base", seconds(1), milliseconds(0), seconds(60));
+  c.penalty_max = r.Duration(section, "auth_penalty_max", seconds(15), milliseconds(0), std::chrono::minutes(10));
+  c.window = r.Duration(section, "auth_failure_window", std::chrono::minutes(15), seconds(1), std::chrono::hours(24));
+  c.pop_before_smtp_ttl = pop_before_smtp_key ? r.Duration(section, "pop_before_smtp_ttl", seconds(1200),
+                                                           milliseconds(0), std::chrono::hours(24))
+                                              : milliseconds(0);
+  return c;
+}
+
 namespace {
 // Longer names (never a valid address) are not counted: the key would be refused.
 constexpr std::size_t kMaxCountedName = 400;

@@ -41,6 +41,7 @@
 #include <string>
 #include <string_view>
 
+#include "lib/base/config.h"
 #include "storage/api/ephemeral.h"
 
 namespace columba::auth {
@@ -52,6 +53,12 @@ struct LoginGuardConfig {
   std::chrono::milliseconds window{15 * 60 * 1000};    // counters expire this long after the first failure
   std::chrono::milliseconds pop_before_smtp_ttl{1200 * 1000};  // 0: no records
 };
+
+// The `auth_*` keys of a service's section (imap, pop3, smtp): auth_failure_delay
+// (1s), auth_penalty_base (1s), auth_penalty_max (15s), auth_failure_window (15m),
+// and, when `pop_before_smtp_key` is set, that key for pop_before_smtp_ttl (1200s;
+// 0 = no records). Otherwise pop_before_smtp_ttl is 0 (the service writes none).
+LoginGuardConfig ReadLoginGuardConfig(ConfigReader& r, const std::string& section, bool pop_before_smtp_key);
 
 // The wait before checking credentials after `failures` recent failures.
 std::chrono::milliseconds PenaltyDelay(int64_t failures, const LoginGuardConfig& cfg);

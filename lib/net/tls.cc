@@ -37,6 +37,20 @@ Result<std::shared_ptr<asio::ssl::context>> TlsContextHolder::Build(const TlsCon
   }
 }
 
+TlsConfig ReadTlsConfig(ConfigReader& r, bool client_ca) {
+  TlsConfig c;
+  c.cert_file = r.String("tls", "cert_file", "");
+  c.key_file = r.String("tls", "key_file", "");
+  c.ciphers = r.String("tls", "ciphers", "");
+  if (client_ca) c.client_ca_file = r.String("tls", "client_ca_file", "");
+  return c;
+}
+
+Result<std::shared_ptr<TlsContextHolder>> MakeTlsIfConfigured(const TlsConfig& c) {
+  if (c.cert_file.empty()) return std::shared_ptr<TlsContextHolder>();
+  return TlsContextHolder::Create(c);
+}
+
 Result<std::shared_ptr<TlsContextHolder>> TlsContextHolder::Create(TlsConfig config) {
   std::shared_ptr<TlsContextHolder> h(new TlsContextHolder(std::move(config)));
   if (auto r = h->Reload(); !r) return tl::unexpected(r.error());

@@ -18,6 +18,7 @@
 
 #include <asio/ssl.hpp>
 
+#include "lib/base/config.h"
 #include "lib/base/result.h"
 #include "lib/net/asio_compat.h"
 
@@ -32,6 +33,13 @@ struct TlsConfig {
   // one: a missing or unverifiable certificate just grants nothing.
   std::string client_ca_file;
 };
+
+// The `tls` section: cert_file, key_file, ciphers and, for services that grant
+// something to client certificates (smtpd), client_ca_file; all "" by default.
+TlsConfig ReadTlsConfig(ConfigReader& r, bool client_ca);
+class TlsContextHolder;
+// The holder for `c`, or null when no certificate is configured (no TLS).
+Result<std::shared_ptr<TlsContextHolder>> MakeTlsIfConfigured(const TlsConfig& c);
 
 // Holds the current server context; Current() is what a new handshake uses.
 class TlsContextHolder {

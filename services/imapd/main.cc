@@ -32,17 +32,7 @@ int main(int argc, char** argv, char** envp) {
   auto trusted_list = r.List("imap", "trusted_networks", {"127.0.0.1/32"});
   cfg.idle_timeout = r.Duration("imap", "idle_timeout", std::chrono::minutes(30), std::chrono::seconds(1),
                                 std::chrono::hours(24));
-  auth::LoginGuardConfig guard_cfg;
-  guard_cfg.failure_delay = r.Duration("imap", "auth_failure_delay", std::chrono::seconds(1),
-                                       std::chrono::milliseconds(0), std::chrono::seconds(60));
-  guard_cfg.penalty_base = r.Duration("imap", "auth_penalty_base", std::chrono::seconds(1),
-                                      std::chrono::milliseconds(0), std::chrono::seconds(60));
-  guard_cfg.penalty_max = r.Duration("imap", "auth_penalty_max", std::chrono::seconds(15),
-                                     std::chrono::milliseconds(0), std::chrono::minutes(10));
-  guard_cfg.window = r.Duration("imap", "auth_failure_window", std::chrono::minutes(15), std::chrono::seconds(1),
-                                std::chrono::hours(24));
-  guard_cfg.pop_before_smtp_ttl = r.Duration("imap", "pop_before_smtp_ttl", std::chrono::seconds(1200),
-                                             std::chrono::milliseconds(0), std::chrono::hours(24));
+  auto guard_cfg = auth::ReadLoginGuardConfig(r, "imap", true);
   cfg.login_timeout = r.Duration("imap", "login_timeout", std::chrono::seconds(60), std::chrono::seconds(1),
                                  std::chrono::hours(1));
   cfg.auth_mechanisms = r.List("imap", "auth_mechanisms", {"PLAIN", "LOGIN"});
@@ -74,10 +64,7 @@ int main(int argc, char** argv, char** envp) {
                                                 lim.max_command_size_unauthenticated, 4096, 16 << 20);
   lim.max_command_size = r.Size("imap", "max_command_size", lim.max_command_size, 4096, 8ull << 30);
   lim.max_nesting = static_cast<size_t>(r.Int("imap", "max_nesting", static_cast<int64_t>(lim.max_nesting), 4, 1000));
-  net::TlsConfig tls_cfg;
-  tls_cfg.cert_file = r.String("tls", "cert_file", "");
-  tls_cfg.key_file = r.String("tls", "key_file", "");
-  tls_cfg.ciphers = r.String("tls", "ciphers", "");
+  net::TlsConfig tls_cfg = net::ReadTlsConfig(r, false);
   std::string metad_address = r.String("metad", "address", "127.0.0.1:27100");
   auto metad_deadline = r.Duration("metad", "deadline", std::chrono::seconds(30), std::chrono::milliseconds(100),
                                    std::chrono::minutes(10));
@@ -105,15 +92,12 @@ int main(int argc, char** argv, char** envp) {
   log::Init("columba-imapd", *log::ParseLevel(common.log_level));
   for (const auto& w : r.warnings()) log::Warn("config", {{"warning", w}});
 
-  std::shared_ptr<net::TlsContextHolder> tls;
-  if (!tls_cfg.cert_file.empty()) {
-    auto t = net::TlsContextHolder::Create(tls_cfg);
-    if (!t) {
-      log::Error("tls", {{"error", t.error().message}});
-      return 1;
-    }
-    tls = *t;
+  auto made_tls = net::MakeTlsIfConfigured(tls_cfg);
+  if (!made_tls) {
+    log::Error("tls", {{"error", made_tls.error().message}});
+    return 1;
   }
+  std::shared_ptr<net::TlsContextHolder> tls = *made_tls;
   auto stores = storage::OpenFrontEndStorage(scfg);
   if (!stores) {
     log::Error("storage", {{"error", stores.error().message}});

@@ -40,17 +40,7 @@ int main(int argc, char** argv, char** envp) {
                                 std::chrono::hours(24));
   cfg.login_timeout = r.Duration("pop3", "login_timeout", std::chrono::seconds(60), std::chrono::seconds(1),
                                  std::chrono::hours(1));
-  auth::LoginGuardConfig guard_cfg;
-  guard_cfg.failure_delay = r.Duration("pop3", "auth_failure_delay", std::chrono::seconds(1),
-                                       std::chrono::milliseconds(0), std::chrono::seconds(60));
-  guard_cfg.penalty_base = r.Duration("pop3", "auth_penalty_base", std::chrono::seconds(1),
-                                      std::chrono::milliseconds(0), std::chrono::seconds(60));
-  guard_cfg.penalty_max = r.Duration("pop3", "auth_penalty_max", std::chrono::seconds(15),
-                                     std::chrono::milliseconds(0), std::chrono::minutes(10));
-  guard_cfg.window = r.Duration("pop3", "auth_failure_window", std::chrono::minutes(15), std::chrono::seconds(1),
-                                std::chrono::hours(24));
-  guard_cfg.pop_before_smtp_ttl = r.Duration("pop3", "pop_before_smtp_ttl", std::chrono::seconds(1200),
-                                             std::chrono::milliseconds(0), std::chrono::hours(24));
+  auto guard_cfg = auth::ReadLoginGuardConfig(r, "pop3", true);
   for (const auto& entry : r.List("pop3", "pop_before_smtp_domain_ttl", {})) {
     auto eq = entry.find('=');
     auto ttl = eq == std::string::npos ? Result<std::chrono::milliseconds>(Fail(ErrorKind::kInvalidInput, "x"))
@@ -85,10 +75,7 @@ int main(int argc, char** argv, char** envp) {
                                std::chrono::hours(24));
   cfg.fetch_page = static_cast<uint32_t>(r.Int("pop3", "fetch_page", 1000, 1, 100'000));
   cfg.read_ahead_bytes = r.Size("pop3", "read_ahead_bytes", 256 * 1024, 0, 64ull << 20);
-  net::TlsConfig tls_cfg;
-  tls_cfg.cert_file = r.String("tls", "cert_file", "");
-  tls_cfg.key_file = r.String("tls", "key_file", "");
-  tls_cfg.ciphers = r.String("tls", "ciphers", "");
+  net::TlsConfig tls_cfg = net::ReadTlsConfig(r, false);
   std::string metad_address = r.String("metad", "address", "127.0.0.1:27100");
   auto metad_deadline = r.Duration("metad", "deadline", std::chrono::seconds(30), std::chrono::milliseconds(100),
                                    std::chrono::minutes(10));
@@ -120,15 +107,12 @@ int main(int argc, char** argv, char** envp) {
   if (cfg.idle_timeout < std::chrono::minutes(10))
     log::Warn("config", {{"warning", "pop3.idle_timeout is below RFC 1939's 10 minutes"}});
 
-  std::shared_ptr<net::TlsContextHolder> tls;
-  if (!tls_cfg.cert_file.empty()) {
-    auto t = net::TlsContextHolder::Create(tls_cfg);
-    if (!t) {
-      log::Error("tls", {{"error", t.error().message}});
-      return 1;
-    }
-    tls = *t;
+  auto made_tls = net::MakeTlsIfConfigured(tls_cfg);
+  if (!made_tls) {
+    log::Error("tls", {{"error", made_tls.error().message}});
+    return 1;
   }
+  std::shared_ptr<net::TlsContextHolder> tls = *made_tls;
   auto stores = storage::OpenFrontEndStorage(scfg);
   if (!stores) {
     log::Error("storage", {{"error", stores.error().message}});

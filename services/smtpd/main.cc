@@ -65,21 +65,8 @@ int main(int argc, char** argv, char** envp) {
     if (m == "CRAM-MD5" && !cfg.allow_plain_passwords)
       r.Invalid("smtp", "auth_mechanisms", "CRAM-MD5 needs plain passwords in the directory: set auth.allow_plain_passwords");
   }
-  auth::LoginGuardConfig guard_cfg;
-  guard_cfg.failure_delay = r.Duration("smtp", "auth_failure_delay", std::chrono::seconds(1),
-                                       std::chrono::milliseconds(0), std::chrono::seconds(60));
-  guard_cfg.penalty_base = r.Duration("smtp", "auth_penalty_base", std::chrono::seconds(1),
-                                      std::chrono::milliseconds(0), std::chrono::seconds(60));
-  guard_cfg.penalty_max = r.Duration("smtp", "auth_penalty_max", std::chrono::seconds(15),
-                                     std::chrono::milliseconds(0), std::chrono::minutes(10));
-  guard_cfg.window = r.Duration("smtp", "auth_failure_window", std::chrono::minutes(15), std::chrono::seconds(1),
-                                std::chrono::hours(24));
-  guard_cfg.pop_before_smtp_ttl = std::chrono::milliseconds(0);  // smtpd reads records, never writes them
-  net::TlsConfig tls_cfg;
-  tls_cfg.cert_file = r.String("tls", "cert_file", "");
-  tls_cfg.key_file = r.String("tls", "key_file", "");
-  tls_cfg.ciphers = r.String("tls", "ciphers", "");
-  tls_cfg.client_ca_file = r.String("tls", "client_ca_file", "");
+  auto guard_cfg = auth::ReadLoginGuardConfig(r, "smtp", false);
+  net::TlsConfig tls_cfg = net::ReadTlsConfig(r, true);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int hash_workers = static_cast<int>(r.Int("service", "hash_threads", std::max(1, cores / 2), 1, 256));
   auto ecfg = storage::ReadEphemeralConfig(r);
@@ -135,15 +122,12 @@ int main(int argc, char** argv, char** envp) {
   log::Init("columba-smtpd", *log::ParseLevel(common.log_level));
   for (const auto& w : r.warnings()) log::Warn("config", {{"warning", w}});
 
-  std::shared_ptr<net::TlsContextHolder> tls;
-  if (!tls_cfg.cert_file.empty()) {
-    auto t = net::TlsContextHolder::Create(tls_cfg);
-    if (!t) {
-      log::Error("tls", {{"error", t.error().message}});
-      return 1;
-    }
-    tls = *t;
+  auto made_tls = net::MakeTlsIfConfigured(tls_cfg);
+  if (!made_tls) {
+    log::Error("tls", {{"error", made_tls.error().message}});
+    return 1;
   }
+  std::shared_ptr<net::TlsContextHolder> tls = *made_tls;
   auto stores = storage::OpenFrontEndStorage(scfg);
   if (!stores) {
     log::Error("storage", {{"error", stores.error().message}});
