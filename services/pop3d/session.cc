@@ -5,7 +5,7 @@
 
 #include "lib/auth/credential_check.h"
 #include "lib/base/log.h"
-#include "lib/net/proxy_reader.h"
+#include "lib/net/admission.h"
 #include "lib/pop3/response.h"
 #include "services/pop3d/commands.h"
 #include "services/pop3d/maildrop.h"
@@ -220,37 +220,21 @@ asio::awaitable<void> RunSession(ServerContext& ctx, asio::ip::tcp::socket socke
   ctx.runtime.SessionStarted();
   ctx.metrics.sessions_total.Increment();
   ctx.metrics.sessions_active.Increment();
-  bool proceed = true;
-  // Behind a trusted load balancer the PROXY header names the real client;
-  // trust, limits and POP-before-SMTP use that address.
-  if (ctx.proxy_networks.Contains(peer_ip)) {
-    auto header = co_await net::ReadProxyHeader(socket, ctx.cfg.proxy_timeout);
-    if (!header) {
-      ctx.metrics.Error("proxy_header");
-      log::Info("bad PROXY header", {{"peer", peer_ip}, {"error", header.error().message}});
-      proceed = false;
-    } else if (!header->local) {
-      peer_ip = header->src_ip;
-    }
-  }
-  std::optional<net::ConnectionSlot> ip_slot;
-  const bool limited = !ctx.trusted.Contains(peer_ip);
-  if (proceed && limited) {
-    ip_slot = ctx.conn_limits.Acquire(net::ConnectionLimits::kIp, peer_ip, ctx.cfg.max_connections_per_ip);
-    if (!ip_slot) {
-      ctx.metrics.Error("ip_limit");
-      log::Info("too many connections from address", {{"peer", peer_ip}});
-      if (!implicit_tls) {
-        const std::string bye = pop3::FormatErr("SYS/TEMP", "Too many connections from your address.");
-        co_await asio::async_write(socket, asio::buffer(bye), kNoThrow);
-      }
-      proceed = false;
-    }
-  }
-  if (proceed) {
-    Session s(ctx, std::move(socket), std::move(peer_ip), implicit_tls);
+  // The real client behind a trusted load balancer (PROXY) and the connection
+  // limit per address; trust, limits and POP-before-SMTP use a.client_ip.
+  net::AdmissionRules rules{ctx.proxy_networks, ctx.cfg.proxy_timeout, ctx.trusted, ctx.conn_limits,
+                            ctx.cfg.max_connections_per_ip};
+  net::Admission a = co_await net::AdmitConnection(socket, std::move(peer_ip), rules);
+  if (a.admitted) {
+    Session s(ctx, std::move(socket), std::move(a.client_ip), implicit_tls);
     co_await s.Run();
   } else {
+    ctx.metrics.Error(a.refusal);
+    log::Info("connection refused", {{"peer", a.client_ip}, {"reason", a.refusal}, {"error", a.detail}});
+    if (std::string_view(a.refusal) == "ip_limit" && !implicit_tls) {
+      const std::string bye = pop3::FormatErr("SYS/TEMP", "Too many connections from your address.");
+      co_await asio::async_write(socket, asio::buffer(bye), kNoThrow);
+    }
     asio::error_code ignored;
     socket.close(ignored);
   }

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "lib/base/log.h"
-#include "lib/net/proxy_reader.h"
+#include "lib/net/admission.h"
 #include "lib/smtp/data_reader.h"
 #include "lib/smtp/relay_policy.h"
 #include "services/smtpd/lmtp_handoff.h"
@@ -636,35 +636,21 @@ asio::awaitable<void> RunSession(ServerContext& ctx, asio::ip::tcp::socket socke
   ctx.runtime.SessionStarted();
   ctx.metrics.sessions.Add({{"port", PortName(kind)}}).Increment();
   ctx.metrics.sessions_active.Increment();
-  bool proceed = true;
-  // Behind a trusted load balancer the PROXY header names the real client;
-  // every decision below (limits, trust, relaying) uses that address.
-  if (ctx.proxy_networks.Contains(peer_ip)) {
-    auto header = co_await net::ReadProxyHeader(socket, ctx.cfg.proxy_timeout);
-    if (!header) {
-      ctx.metrics.errors.Add({{"kind", "proxy_header"}}).Increment();
-      log::Info("bad PROXY header", {{"client", peer_ip}, {"error", header.error().message}});
-      proceed = false;
-    } else if (!header->local) {
-      peer_ip = header->src_ip;
-    }
-  }
-  // Connections per client address (trusted networks exempt): refused at once.
-  std::optional<net::ConnectionSlot> slot;
-  const bool limited = !ctx.trusted.Contains(peer_ip);
-  if (proceed && limited) {
-    slot = ctx.conn_limits.Acquire(net::ConnectionLimits::kIp, peer_ip, ctx.cfg.max_connections_per_ip);
-    if (!slot) {
-      ctx.metrics.errors.Add({{"kind", "ip_limit"}}).Increment();
-      const std::string bye = smtp::FormatReply(421, "4.7.0", "Too many connections from your address");
-      if (kind != PortKind::kSubmissions) co_await asio::async_write(socket, asio::buffer(bye), kNoThrow);
-      proceed = false;
-    }
-  }
-  if (proceed) {
-    Session s(ctx, std::move(socket), std::move(peer_ip), kind);
+  // The real client behind a trusted load balancer (PROXY) and the connection
+  // limit per address; every decision after this (trust, relaying) uses a.client_ip.
+  net::AdmissionRules rules{ctx.proxy_networks, ctx.cfg.proxy_timeout, ctx.trusted, ctx.conn_limits,
+                            ctx.cfg.max_connections_per_ip};
+  net::Admission a = co_await net::AdmitConnection(socket, std::move(peer_ip), rules);
+  if (a.admitted) {
+    Session s(ctx, std::move(socket), std::move(a.client_ip), kind);
     co_await s.Run();
   } else {
+    ctx.metrics.errors.Add({{"kind", a.refusal}}).Increment();
+    log::Info("connection refused", {{"client", a.client_ip}, {"reason", a.refusal}, {"error", a.detail}});
+    if (std::string_view(a.refusal) == "ip_limit" && kind != PortKind::kSubmissions) {
+      const std::string bye = smtp::FormatReply(421, "4.7.0", "Too many connections from your address");
+      co_await asio::async_write(socket, asio::buffer(bye), kNoThrow);
+    }
     asio::error_code ignored;
     socket.close(ignored);
   }
