@@ -13,36 +13,16 @@ stopped mid-session means 250 "queued", nothing in the mailbox yet, and the mess
 delivered exactly once by the queue runner when lmtpd is back.
 """
 import smtplib
-import socket
 import time
 import unittest
 
+from pylib.smtp_client import Raw
 from pylib.stack import Stack
 
 MSG = (b"From: Alice <alice@example.org>\r\nTo: Bob\r\nSubject: over smtp\r\n"
        b"Message-ID: <s1@example.org>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n")
 
 
-class Raw:
-    def __init__(self, port, source="127.0.0.1"):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
-        self.f = self.s.makefile("rb")
-        self.greeting = self.reply()
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline().decode().rstrip("\r\n")
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                return lines
-
-    def cmd(self, text):
-        self.s.sendall(text.encode() + b"\r\n")
-        return self.reply()
-
-    def close(self):
-        self.s.close()
 
 
 class Smtp(unittest.TestCase):

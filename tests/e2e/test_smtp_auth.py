@@ -20,6 +20,7 @@ import unittest
 
 from pylib.imap_client import RawImap
 from pylib.sasl import ScramClient, b64
+from pylib.smtp_client import Raw
 from pylib.stack import Stack
 
 MSG = (b"From: Bob <bob@example.org>\r\nTo: Carol\r\nSubject: submitted\r\n"
@@ -61,40 +62,6 @@ def extensions(ehlo_reply):
     return [line[4:] for line in ehlo_reply]
 
 
-class Raw:
-    """A line-level SMTP client bound to a chosen source address."""
-
-    def __init__(self, port, source="127.0.0.1", greet=True, tls=None):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
-        if tls:
-            self.s = tls.wrap_socket(self.s)
-        self.f = self.s.makefile("rb")
-        self.greeting = self.reply() if greet else None
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline().decode("utf-8", "replace").rstrip("\r\n")
-            if not line:
-                raise ConnectionError("server closed the connection")
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                return lines
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def cmd(self, text):
-        self.s.sendall(text.encode() + b"\r\n")
-        return self.reply()
-
-    def starttls(self, ctx):
-        assert self.cmd("STARTTLS") == ["220 2.0.0 Ready to start TLS"]
-        self.s = ctx.wrap_socket(self.s)
-        self.f = self.s.makefile("rb")
-
-    def close(self):
-        self.s.close()
 
 
 class SmtpAuth(unittest.TestCase):

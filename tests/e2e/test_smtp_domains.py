@@ -13,35 +13,15 @@ an unknown local part of a local domain without one is 550 5.1.1; an exact alias
 an existing account still beat the catch-all; `domain list` shows both kinds and a
 name cannot be both; a catch-all of a relay or unknown domain is refused.
 """
-import socket
 import unittest
 
+from pylib.smtp_client import Raw
 from pylib.stack import Stack, rand
 
 MSG = (b"From: Outside <x@outside.example>\r\nTo: someone\r\nSubject: domains\r\n"
        b"Message-ID: <dom1@outside.example>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n")
 
 
-class Raw:
-    def __init__(self, port, source="127.0.0.2"):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
-        self.f = self.s.makefile("rb")
-        self.greeting = self.reply()
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline().decode().rstrip("\r\n")
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                return lines
-
-    def cmd(self, text):
-        self.s.sendall(text.encode() + b"\r\n")
-        return self.reply()
-
-    def close(self):
-        self.s.close()
 
 
 class DomainsFromTheDirectory:
@@ -77,7 +57,7 @@ class DomainsFromTheDirectory:
         cls.stack.close()
 
     def outside(self):
-        r = Raw(self.smtpd.port)
+        r = Raw(self.smtpd.port, "127.0.0.2")
         self.addCleanup(r.close)
         self.assertTrue(r.greeting[0].startswith("220 "), r.greeting)
         self.assertTrue(r.cmd("EHLO outside.example")[-1].startswith("250 "))
