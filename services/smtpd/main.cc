@@ -145,7 +145,7 @@ int main(int argc, char** argv, char** envp) {
   smtpd::SmtpMetrics metrics(*rt.registry());
   net::ConnectionLimits conn_limits;
   rpc::QueueClient queue_client(metad_address, metad_deadline);
-  smtpd::QueueContext queue{*stores->blobs, queue_client, pool};
+  smtpd::QueueContext queue{*stores->blobs, queue_client, pool, *stores->directory, cfg.hostname};
   smtpd::ServerContext ctx{cfg,         std::move(*trusted), std::move(*proxies), tls,
                            !tls_cfg.client_ca_file.empty(), conn_limits, *stores->directory, guard,
                            *ephemeral,  pool,                hash_pool,           queue,

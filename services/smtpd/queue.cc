@@ -20,6 +20,36 @@ asio::awaitable<Result<std::string>> EnqueueMessage(QueueContext& qc, v1::Enqueu
   co_return co_await qc.pool.Run([&qc, &request] { return qc.queue.Enqueue(request); });
 }
 
+asio::awaitable<Result<bool>> EnqueueFailureNotice(QueueContext& qc, std::string sender, std::string envid,
+                                                   std::string ret, std::time_t arrival,
+                                                   std::vector<smtp::FailedRecipient> failed,
+                                                   const std::string& message, std::string seed) {
+  if (failed.empty() || sender.empty()) co_return false;
+  smtp::FailureNotice n;
+  n.reporting_mta = qc.hostname;
+  n.sender = sender;
+  n.envid = envid;
+  n.ret = ret;
+  n.arrival = arrival;
+  n.recipients = std::move(failed);
+  n.message = message;
+  n.boundary_seed = seed;
+  std::string notice = smtp::BuildFailureNotice(n);
+  std::string domain = storage::DomainOf(storage::NormalizeAddress(sender).value_or(sender));
+  auto local = co_await qc.pool.Run([&qc, &domain] { return qc.directory.IsLocalDomain(domain); });
+  if (!local) co_return tl::unexpected(local.error());
+  v1::EnqueueRequest req;
+  req.set_sender("");  // RFC 5321 4.5.5: notices come from the null reverse-path
+  req.set_body("7BIT");
+  auto* r = req.add_recipients();
+  r->set_address(sender);
+  r->set_route(*local ? v1::ROUTE_LOCAL : v1::ROUTE_REMOTE);
+  auto id = co_await EnqueueMessage(qc, std::move(req), notice);
+  if (!id) co_return tl::unexpected(id.error());
+  log::Info("failure notice queued", {{"queue_id", *id}, {"recipients", std::to_string(n.recipients.size())}});
+  co_return true;
+}
+
 std::chrono::seconds RetryDelay(uint32_t attempts, const RunnerConfig& cfg) {
   auto d = cfg.retry_base;
   for (uint32_t i = 1; i < attempts && d < cfg.retry_max; ++i) d *= 2;
@@ -73,6 +103,8 @@ asio::awaitable<void> LocalQueueRunner::Deliver(const v1::ClaimedMessage& claime
     replies.assign(addresses.size(), smtp::Reply{451, "4.3.0", "blob store: " + body.error().message});
   }
   const bool expired = std::time(nullptr) - m.created_at() > cfg_.lifetime.count();
+  std::vector<smtp::FailedRecipient> notify;  // failed recipients whose sender wants to know
+  std::vector<v1::RecipientResult*> noticed;
   v1::CompleteRequest done;
   done.set_queue_id(m.id());
   done.set_worker(worker_);
@@ -88,9 +120,28 @@ asio::awaitable<void> LocalQueueRunner::Deliver(const v1::ClaimedMessage& claime
     res->set_error(std::to_string(r.code) + " " + r.enhanced + " " + r.text);
     if (r.code >= 500 || expired) {
       res->set_outcome(v1::OUTCOME_FAILED);
+      if (smtp::WantsFailureNotice(m.sender(), rcpt.notify())) {
+        std::string status = r.enhanced.empty() || r.enhanced[0] != '5' ? "5.4.7" : r.enhanced;  // 5.4.7: expired
+        notify.push_back({rcpt.address(), rcpt.orcpt(), status, res->error()});
+        noticed.push_back(res);
+      }
     } else {
       res->set_outcome(v1::OUTCOME_DEFERRED);
       res->set_retry_after_seconds(static_cast<uint32_t>(RetryDelay(rcpt.attempts() + 1, cfg_).count()));
+    }
+  }
+  if (!notify.empty()) {
+    Result<bool> queued = Fail(ErrorKind::kUnavailable, "message body unreadable");
+    if (body)
+      queued = co_await EnqueueFailureNotice(qc_, m.sender(), m.envid(), m.ret(), m.created_at(), notify, *body,
+                                             m.id());
+    if (!queued) {
+      // The notice could not be kept: report nothing final, try again later.
+      log::Warn("failure notice not queued", {{"queue_id", m.id()}, {"error", queued.error().message}});
+      for (auto* res : noticed) {
+        res->set_outcome(v1::OUTCOME_DEFERRED);
+        res->set_retry_after_seconds(static_cast<uint32_t>(cfg_.retry_base.count()));
+      }
     }
   }
   auto completed = co_await qc_.pool.Run([this, &done] { return qc_.queue.Complete(done); });

@@ -12,7 +12,9 @@
 //   apart), reads the blob, hands the message to lmtpd, and Completes each
 //   recipient: 250 DELIVERED, 5xx FAILED, 4xx or lmtpd down DEFERRED with a
 //   doubling delay (retry_base .. retry_max); past `lifetime` a temporary
-//   failure becomes FAILED. ROUTE_REMOTE recipients wait for the outbound
+//   failure becomes FAILED. A FAILED recipient's sender gets a failure notice
+//   (RFC 3464) through the queue first, as its NOTIFY asks; when that cannot
+//   be queued the recipient stays DEFERRED, so no failure goes unreported. ROUTE_REMOTE recipients wait for the outbound
 //   relay (a later issue).
 // NEVER
 //   Never reports DELIVERED unless lmtpd answered 250 for that recipient. A
@@ -29,8 +31,10 @@
 #include "lib/base/result.h"
 #include "lib/net/asio_compat.h"
 #include "lib/net/blocking_pool.h"
+#include "lib/smtp/dsn.h"
 #include "lib/rpc/queue_client.h"
 #include "storage/api/blob_store.h"
+#include "storage/api/directory.h"
 
 namespace columba::smtpd {
 
@@ -38,12 +42,23 @@ struct QueueContext {
   storage::BlobStore& blobs;
   rpc::QueueClient& queue;
   net::BlockingPool& pool;
+  storage::Directory& directory;  // is a bounce's recipient local (lmtpd) or remote?
+  std::string hostname;           // Reporting-MTA of failure notices
 };
 
 // Stores `message` and enqueues `request` (blob_id and size are filled in).
 // The queue id, or an error: the caller answers 4xx.
 asio::awaitable<Result<std::string>> EnqueueMessage(QueueContext& qc, v1::EnqueueRequest request,
                                                     const std::string& message);
+
+// A failure notice (lib/smtp/dsn.h) for `failed` recipients of a message from
+// `sender`, queued from the null sender to `sender` (ROUTE_LOCAL when its domain
+// is local, else ROUTE_REMOTE). Ok(false) when no notice is wanted; an error
+// when it could not be queued (the caller must not drop the failure then).
+asio::awaitable<Result<bool>> EnqueueFailureNotice(QueueContext& qc, std::string sender, std::string envid,
+                                                   std::string ret, std::time_t arrival,
+                                                   std::vector<smtp::FailedRecipient> failed,
+                                                   const std::string& message, std::string seed);
 
 struct RunnerConfig {
   std::chrono::milliseconds interval{5000};    // between claims when the queue had nothing due

@@ -575,11 +575,16 @@ asio::awaitable<bool> Session::Deliver(std::string body, bool had_bare_lf) {
                                      local_addresses, message, ctx_.cfg.lmtp_timeout, utf8);
   size_t delivered = 0, failed = 0;
   std::string first_failure = "5.0.0";
+  std::vector<smtp::FailedRecipient> notify;  // failed after the message; the sender wants to know
   for (size_t i = 0; i < locals.size(); ++i) {
-    if (replies[i].code == 250) {
+    const smtp::Reply& r = replies[i];
+    if (r.code == 250) {
       ++delivered;
-    } else if (replies[i].code >= 500) {
-      if (failed++ == 0 && !replies[i].enhanced.empty()) first_failure = replies[i].enhanced;
+    } else if (r.code >= 500) {
+      if (failed++ == 0 && !r.enhanced.empty()) first_failure = r.enhanced;
+      if (smtp::WantsFailureNotice(sender, locals[i]->dsn.notify))
+        notify.push_back({locals[i]->address, locals[i]->dsn.orcpt, r.enhanced.empty() ? "5.0.0" : r.enhanced,
+                          std::to_string(r.code) + " " + r.enhanced + " " + r.text});
     } else {
       queued.push_back(locals[i]);  // lmtpd busy or down: the runner retries
     }
@@ -590,9 +595,18 @@ asio::awaitable<bool> Session::Deliver(std::string body, bool had_bare_lf) {
     co_return co_await Reply(554, first_failure, "Delivery failed permanently");
   }
   if (failed > 0) {
-    // Accepted for the others; these need a bounce (DSN), which is not built yet.
+    // Accepted for the others: the sender learns of these from a failure notice
+    // (RFC 3464), queued before the 250 like the message itself.
     ctx_.metrics.recipients.Add({{"result", "failed_after_data"}}).Increment(static_cast<double>(failed));
-    log::Warn("recipients failed after DATA, no bounce sent", {{"client", peer_}, {"count", std::to_string(failed)}});
+    auto noticed = co_await EnqueueFailureNotice(ctx_.queue, sender, mail_params_.envid, mail_params_.ret,
+                                                 std::time(nullptr), std::move(notify), message, peer_);
+    if (!noticed) {
+      ResetTransaction();
+      Count("queue");
+      ctx_.metrics.messages.Add({{"result", "deferred"}}).Increment();
+      log::Warn("failure notice not queued", {{"client", peer_}, {"error", noticed.error().message}});
+      co_return co_await Reply(451, "4.3.0", "Queue unavailable, try again later");
+    }
   }
   std::string queue_id;
   if (!queued.empty()) {
