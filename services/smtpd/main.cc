@@ -13,9 +13,11 @@
 #include "lib/net/asio_compat.h"
 #include "lib/net/service_runtime.h"
 #include "lib/net/tcp_listener.h"
+#include "lib/rpc/metad_client.h"
 #include "lib/rpc/queue_client.h"
 #include "services/smtpd/session.h"
 #include "storage/factory/factory.h"
+#include "storage/factory/probe.h"
 
 using namespace columba;
 
@@ -144,7 +146,8 @@ int main(int argc, char** argv, char** envp) {
   net::BlockingPool hash_pool(static_cast<size_t>(hash_workers), 10'000);
   smtpd::SmtpMetrics metrics(*rt.registry());
   net::ConnectionLimits conn_limits;
-  rpc::QueueClient queue_client(metad_address, metad_deadline);
+  rpc::MetadClient metad(metad_address, metad_deadline);  // readiness; the queue shares its channel
+  rpc::QueueClient queue_client(metad.channel(), metad_deadline);
   smtpd::QueueContext queue{*stores->blobs, queue_client, pool, *stores->directory, cfg.hostname};
   smtpd::ServerContext ctx{cfg,         std::move(*trusted), std::move(*proxies), tls,
                            !tls_cfg.client_ca_file.empty(), conn_limits, *stores->directory, guard,
@@ -187,7 +190,13 @@ int main(int argc, char** argv, char** envp) {
     submissions.Close();
   });
   if (tls) rt.OnReload([&] { return tls->Reload(); });
-  rt.SetReadiness([] { return obs::Readiness{true, ""}; });
+  // Ready when metad (the queue) is reachable and the directory and blob store answer.
+  storage::StorageProbe probe(scfg, stores->blobs);
+  rt.SetReadiness([&] {
+    if (!metad.Reachable()) return obs::Readiness{false, "metad unreachable"};
+    if (auto problem = probe.Problem(); !problem.empty()) return obs::Readiness{false, problem};
+    return obs::Readiness{true, ""};
+  });
   log::Info("listening", {{"smtp", listen},
                           {"submission", submission_listen},
                           {"submissions", submissions_listen},

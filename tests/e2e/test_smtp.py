@@ -15,6 +15,7 @@ delivered exactly once by the queue runner when lmtpd is back.
 import smtplib
 import time
 import unittest
+import urllib.error
 
 from pylib.smtp_client import Raw
 from pylib.stack import Stack
@@ -156,6 +157,24 @@ class Smtp(unittest.TestCase):
         self.assertTrue(t.cmd("EHLO client.example")[-1].startswith("250 "))
         time.sleep(2.3)
         self.assertEqual(t.cmd("NOOP"), ["421 4.4.2 mx.test session too long, closing connection"])
+
+    def test_not_ready_while_metad_is_down(self):
+        self.assertEqual(self.smtpd.http("/readyz")[0], 200)
+        self.metad.stop()
+        try:
+            deadline = time.time() + 15
+            status, body = 200, ""
+            while time.time() < deadline and status == 200:
+                try:
+                    status, body = self.smtpd.http("/readyz")
+                except urllib.error.HTTPError as e:
+                    status, body = e.code, e.read().decode()
+                time.sleep(0.2)
+            self.assertEqual(status, 503, body)
+            self.assertIn("metad unreachable", body)
+        finally:
+            self.metad.start()
+        self.smtpd.wait_ready()
 
     def test_idle_timeout_cuts_silent_clients_only(self):
         smtpd = self.stack.start_smtpd(self.lmtpd, name="smtpd_idle", smtp__idle_timeout="1s")
