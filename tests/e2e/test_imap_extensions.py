@@ -17,6 +17,7 @@ capabilities after login, against real imapd + lmtpd + metad + PostgreSQL + slap
 """
 import re
 import smtplib
+import time
 import unittest
 import zlib
 
@@ -233,6 +234,17 @@ class ImapExtensions(unittest.TestCase):
         _, done = r.command("f", 'GETQUOTA ""')
         self.assertTrue(done.startswith("f NO"), done)
         r.close()
+        # Limits changed in the directory reach metad at the next login (imapd reads the
+        # account and writes only when the limits differ).
+        self.stack.ctl("user", "quota", self.free, "--bytes", str(2048 * 1024), "--messages", "7")
+        time.sleep(1.2)  # the directory cache's TTL in the test stack (1 s)
+        r = self.session(self.free)
+        untagged = self.ok(r, "g", "GETQUOTAROOT INBOX")
+        self.assertEqual(len(untagged), 2, untagged)
+        self.assertRegex(untagged[1], r'^\* QUOTA "" \(STORAGE \d+ 2048 MESSAGE \d+ 7\)$')
+        r.close()
+        self.stack.ctl("user", "quota", self.free, "--bytes", "0", "--messages", "0")
+        time.sleep(1.2)
 
 
 if __name__ == "__main__":

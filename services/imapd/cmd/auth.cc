@@ -81,13 +81,27 @@ asio::awaitable<AuthResult> Conclude(Session& s, std::string user_key, std::opti
     log::Info("too many connections for user", {{"peer", s.peer_ip()}});
     co_return AuthResult::kLimit;
   }
-  v1::EnsureAccountRequest req;
-  req.set_address(account->address);
-  req.set_storage_limit(account->quota_bytes);
-  req.set_message_limit(account->quota_messages);
-  auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::EnsureAccount, std::move(req));
-  if (!r) {
-    log::Warn("EnsureAccount failed", {{"error", r.error().message}});
+  // The account's mailstore: a read (GetAccount) when it exists with the
+  // directory's quota limits - the usual login - and EnsureAccount (a committed
+  // write: creates the mailstore, refreshes the limits) only otherwise.
+  uint64_t account_id = 0;
+  v1::GetAccountRequest get;
+  get.set_address(account->address);
+  auto found = co_await ctx.metad.Call(&v1::Metadata::Stub::async::GetAccount, std::move(get));
+  if (found && found->account().quota().storage_limit() == account->quota_bytes &&
+      found->account().quota().message_limit() == account->quota_messages) {
+    account_id = found->account().account_id();
+  } else if (found || found.error().kind == ErrorKind::kNotFound) {
+    v1::EnsureAccountRequest req;
+    req.set_address(account->address);
+    req.set_storage_limit(account->quota_bytes);
+    req.set_message_limit(account->quota_messages);
+    auto r = co_await ctx.metad.Call(&v1::Metadata::Stub::async::EnsureAccount, std::move(req));
+    if (r) account_id = r->account().account_id();
+    else found = tl::unexpected(r.error());
+  }
+  if (account_id == 0) {
+    log::Warn("account lookup in metad failed", {{"error", found ? std::string("no id") : found.error().message}});
     ctx.metrics.logins.Add({{"result", "error"}}).Increment();
     co_return AuthResult::kUnavailable;
   }
@@ -98,7 +112,7 @@ asio::awaitable<AuthResult> Conclude(Session& s, std::string user_key, std::opti
   if (!recorded) ctx.metrics.errors.Add({{"kind", "pop_before_smtp"}}).Increment();
   ctx.metrics.logins.Add({{"result", "ok"}}).Increment();
   log::Info("login", {{"peer", s.peer_ip()}, {"user", address}});
-  s.SetAuthenticated(address, r->account().account_id(), std::move(*slot));
+  s.SetAuthenticated(address, account_id, std::move(*slot));
   co_return AuthResult::kOk;
 }
 
