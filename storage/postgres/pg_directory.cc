@@ -8,6 +8,8 @@
 // may quote a whole row, password hash included.
 #include "storage/postgres/pg_directory.h"
 
+#include "storage/postgres/pg_transaction.h"
+
 #include <pqxx/pqxx>
 
 #include <cstdint>
@@ -20,12 +22,6 @@ namespace columba::pg {
 using storage::Account;
 
 namespace {
-
-std::string FirstLine(const char* what) {
-  std::string s(what);
-  if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
-  return s;
-}
 
 Result<int64_t> QuotaValue(uint64_t v, const char* name) {
   if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
@@ -51,47 +47,14 @@ constexpr const char* kByAddressOrAlias =
 
 }  // namespace
 
+// Transactions as every store of metad runs them (pg_transaction.h), with the
+// directory's names for its constraints and PostgreSQL's messages cut to their
+// first line (a DETAIL can quote a row with its password hash).
 template <class T, class Fn>
 Result<T> PgDirectory::InTransaction(const char* what, Fn fn) {
-  for (int attempt = 0;; ++attempt) {
-    auto lease = pool_->Acquire();
-    auto conn = lease.Get();
-    if (!conn) return tl::unexpected(conn.error());
-    try {
-      pqxx::work w(**conn);
-      Result<T> r = fn(w);
-      if (!r) return r;  // leaving scope rolls back
-      w.commit();
-      return r;
-    } catch (const pqxx::in_doubt_error&) {
-      lease.Discard();
-      return Fail(ErrorKind::kUnavailable, fmt::format("{}: commit outcome unknown", what));
-    } catch (const pqxx::broken_connection&) {
-      lease.Discard();
-      return Fail(ErrorKind::kUnavailable, fmt::format("{}: postgres connection lost", what));
-    } catch (const pqxx::serialization_failure&) {
-      if (attempt < 5) continue;
-      return Fail(ErrorKind::kUnavailable, fmt::format("{}: serialization failures, giving up", what));
-    } catch (const pqxx::deadlock_detected&) {
-      if (attempt < 5) continue;
-      return Fail(ErrorKind::kUnavailable, fmt::format("{}: deadlocks, giving up", what));
-    } catch (const pqxx::unique_violation&) {
-      return Fail(ErrorKind::kAlreadyExists, fmt::format("{}: address, alias or domain already in use", what));
-    } catch (const pqxx::foreign_key_violation&) {
-      return Fail(ErrorKind::kNotFound, fmt::format("{}: domain or account does not exist", what));
-    } catch (const pqxx::check_violation& e) {
-      return Fail(ErrorKind::kInvalidInput, fmt::format("{}: {}", what, FirstLine(e.what())));
-    } catch (const pqxx::sql_error& e) {
-      if (!(*conn)->is_open()) {
-        lease.Discard();
-        return Fail(ErrorKind::kUnavailable, fmt::format("{}: postgres connection lost", what));
-      }
-      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, FirstLine(e.what())));
-    } catch (const std::exception& e) {
-      lease.Discard();
-      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, FirstLine(e.what())));
-    }
-  }
+  static const SqlErrorPolicy kPolicy{"address, alias or domain already in use", true,
+                                      "domain or account does not exist", ErrorKind::kInvalidInput, true};
+  return RunTransaction<T>(*pool_, what, std::move(fn), kPolicy);
 }
 
 Result<std::optional<Account>> PgDirectory::Lookup(std::string_view address) {

@@ -43,8 +43,25 @@ inline std::string TextArrayLiteral(const std::vector<std::string>& items) {
   return s + "}";
 }
 
+// How a store names constraint violations (the defaults suit the mailstore).
+struct SqlErrorPolicy {
+  const char* unique = "already exists";     // unique_violation -> kAlreadyExists with this text
+  bool foreign_key_not_found = false;        // foreign_key_violation -> kNotFound (else as any SQL error)
+  const char* foreign_key = "does not exist";
+  ErrorKind check = ErrorKind::kLimitExceeded;  // check_violation
+  // Keep only the first line of PostgreSQL's messages: their DETAIL may quote a
+  // whole row (a directory row holds a password hash).
+  bool first_line_only = false;
+};
+
+inline std::string SqlMessage(const char* what, const SqlErrorPolicy& p) {
+  std::string m(what);
+  if (p.first_line_only) m = m.substr(0, m.find('\n'));
+  return m;
+}
+
 template <class T, class Fn>
-Result<T> RunTransaction(ConnectionPool& pool, const char* what, Fn fn) {
+Result<T> RunTransaction(ConnectionPool& pool, const char* what, Fn fn, const SqlErrorPolicy& policy = {}) {
   for (int attempt = 0;; ++attempt) {
     auto lease = pool.Acquire();
     auto conn = lease.Get();
@@ -57,7 +74,8 @@ Result<T> RunTransaction(ConnectionPool& pool, const char* what, Fn fn) {
       return r;
     } catch (const pqxx::in_doubt_error& e) {
       lease.Discard();
-      return Fail(ErrorKind::kUnavailable, fmt::format("{}: commit outcome unknown: {}", what, e.what()));
+      return Fail(ErrorKind::kUnavailable,
+                  fmt::format("{}: commit outcome unknown: {}", what, SqlMessage(e.what(), policy)));
     } catch (const pqxx::broken_connection&) {
       lease.Discard();
       return Fail(ErrorKind::kUnavailable, fmt::format("{}: postgres connection lost", what));
@@ -68,15 +86,22 @@ Result<T> RunTransaction(ConnectionPool& pool, const char* what, Fn fn) {
       if (attempt < 5) continue;
       return Fail(ErrorKind::kUnavailable, fmt::format("{}: deadlocks, giving up", what));
     } catch (const pqxx::unique_violation&) {
-      return Fail(ErrorKind::kAlreadyExists, fmt::format("{}: already exists", what));
+      return Fail(ErrorKind::kAlreadyExists, fmt::format("{}: {}", what, policy.unique));
+    } catch (const pqxx::foreign_key_violation& e) {
+      if (policy.foreign_key_not_found)
+        return Fail(ErrorKind::kNotFound, fmt::format("{}: {}", what, policy.foreign_key));
+      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, SqlMessage(e.what(), policy)));
     } catch (const pqxx::check_violation& e) {
-      return Fail(ErrorKind::kLimitExceeded, fmt::format("{}: {}", what, e.what()));
+      return Fail(policy.check, fmt::format("{}: {}", what, SqlMessage(e.what(), policy)));
     } catch (const pqxx::sql_error& e) {
-      if (!(*conn)->is_open()) lease.Discard();
-      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
+      if (!(*conn)->is_open()) {
+        lease.Discard();
+        return Fail(ErrorKind::kUnavailable, fmt::format("{}: postgres connection lost", what));
+      }
+      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, SqlMessage(e.what(), policy)));
     } catch (const std::exception& e) {
       lease.Discard();
-      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, e.what()));
+      return Fail(ErrorKind::kInternal, fmt::format("{}: {}", what, SqlMessage(e.what(), policy)));
     }
   }
 }
