@@ -145,11 +145,7 @@ int main(int argc, char** argv, char** envp) {
 
   // Ready when metad's channel is usable and the directory and blob store answer.
   storage::StorageProbe probe(scfg, stores->blobs);
-  rt.SetReadiness([&] {
-    if (!metad.Reachable()) return obs::Readiness{false, "metad unreachable"};
-    if (auto problem = probe.Problem(); !problem.empty()) return obs::Readiness{false, problem};
-    return obs::Readiness{true, ""};
-  });
+  rt.SetReadiness([&] { return probe.Readiness(metad.Reachable()); });
   log::Info("listening", {{"imap", listen}, {"imaps", tls_listen}, {"metrics", common.metrics_listen}});
   return rt.Run(common);
 }

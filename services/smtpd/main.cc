@@ -192,11 +192,7 @@ int main(int argc, char** argv, char** envp) {
   if (tls) rt.OnReload([&] { return tls->Reload(); });
   // Ready when metad (the queue) is reachable and the directory and blob store answer.
   storage::StorageProbe probe(scfg, stores->blobs);
-  rt.SetReadiness([&] {
-    if (!metad.Reachable()) return obs::Readiness{false, "metad unreachable"};
-    if (auto problem = probe.Problem(); !problem.empty()) return obs::Readiness{false, problem};
-    return obs::Readiness{true, ""};
-  });
+  rt.SetReadiness([&] { return probe.Readiness(metad.Reachable()); });
   log::Info("listening", {{"smtp", listen},
                           {"submission", submission_listen},
                           {"submissions", submissions_listen},

@@ -30,4 +30,10 @@ std::string StorageProbe::Problem() const {
   return "";
 }
 
+obs::Readiness StorageProbe::Readiness(bool metad_reachable) const {
+  if (!metad_reachable) return obs::Readiness{false, "metad unreachable"};
+  if (auto problem = Problem(); !problem.empty()) return obs::Readiness{false, problem};
+  return obs::Readiness{true, ""};
+}
+
 }  // namespace columba::storage

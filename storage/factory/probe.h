@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "lib/obs/http_endpoint.h"
 #include "storage/factory/factory.h"
 
 namespace columba::storage {
@@ -24,6 +25,9 @@ class StorageProbe {
 
   // Empty when healthy, else a short reason for /readyz.
   std::string Problem() const;
+  // A front-end's /readyz: metad reachable (checked by the caller: the probe
+  // does not own its client), then the directory and the blob store.
+  obs::Readiness Readiness(bool metad_reachable) const;
 
  private:
   std::shared_ptr<BlobStore> blobs_;
